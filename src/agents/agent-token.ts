@@ -1,0 +1,23 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+const PREFIX = 'ec_';
+
+/** A new API token: `ec_` and 32 random bytes in base64url (256 bits of entropy). */
+export function newAgentToken(): string {
+  return PREFIX + randomBytes(32).toString('base64url');
+}
+
+/** Tokens are high-entropy, so one SHA-256 is enough to store them and makes lookup an index hit. */
+export function hashAgentToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** The few characters that identify a token in lists, e.g. `ec_4f…9a`. */
+export function tokenHint(token: string): string {
+  return `${token.slice(0, PREFIX.length + 2)}…${token.slice(-2)}`;
+}
+
+/** Whether a bearer credential has the shape of an agent token (and so is not a JWT). */
+export function looksLikeAgentToken(credential: string): boolean {
+  return credential.startsWith(PREFIX) && credential.length <= 128;
+}

@@ -1,0 +1,148 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import cors from '@koa/cors';
+import { AgentsService } from './agents/agents.service';
+import { agentsRoutes } from './agents/agents.routes';
+import { createGuards } from './auth/auth.middleware';
+import { authRoutes } from './auth/auth.routes';
+import { AuthService } from './auth/auth.service';
+import { JwtService } from './auth/jwt';
+import { LoginLimiter } from './auth/login-limiter';
+import { PasswordHasher } from './auth/passwords';
+import type { Config } from './config/config';
+import { initOrm, type Orm } from './db/orm';
+import type { AppState } from './http/context';
+import { healthRoutes } from './http/health.routes';
+import { ormContext, requestLifecycle } from './http/middleware';
+import { ChatHistoryService } from './messages/chat-history.service';
+import { messagesRoutes } from './messages/messages.routes';
+import { SystemLogService } from './messages/system-log.service';
+import { systemClock, type Clock } from './shared/clock';
+import { createLogger, type Logger } from './shared/logger';
+import { createMetrics } from './shared/metrics';
+import { noopHub, nobodyOnline, type HubPort, type PresencePort } from './shared/ports';
+import { bootstrapUsers } from './users/bootstrap';
+import { usersRoutes } from './users/users.routes';
+import { UsersService } from './users/users.service';
+
+export interface AppDeps {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly orm: Orm;
+  readonly server: Server;
+  readonly logger: Logger;
+  readonly services: { users: UsersService; agents: AgentsService; auth: AuthService; systemLog: SystemLogService; jwt: JwtService };
+  /** Starts listening; port 0 picks a free port. Resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** The base URL once listening. */
+  url(): string;
+  /** Drains and closes everything in reverse order of wiring, under SHUTDOWN_TIMEOUT. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: wires the ORM, the services, Koa and the HTTP server, in dependency order.
+ * Nothing listens until `listen()`.
+ */
+export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const clock = deps.clock ?? systemClock;
+  const metrics = createMetrics();
+  for (const warning of config.warnings) logger.warn(warning);
+
+  const orm = await initOrm(config, logger.child({ module: 'db' }));
+
+  // The hub is wired after the services it serves; services reach it through these late-bound ports.
+  let hub: HubPort = noopHub;
+  let presence: PresencePort = nobodyOnline;
+  let draining = false;
+
+  const passwords = new PasswordHasher(config.bcryptRounds);
+  const jwt = new JwtService(config.jwt.secret, config.jwt.expiresInSeconds);
+  const users = new UsersService({ orm, passwords, clock, hub: () => hub, presence: () => presence, butlerMode: () => (config.butler.baseUrl ? 'llm' : 'rules') });
+  const agents = new AgentsService(users, clock, () => hub);
+  const auth = new AuthService(users, passwords, jwt, new LoginLimiter(clock), config.allowRegistration);
+  const systemLog = new SystemLogService(orm, clock, () => hub);
+  const history = new ChatHistoryService(orm);
+  await bootstrapUsers(orm, users, config, logger.child({ module: 'bootstrap' }));
+
+  const guards = createGuards({ jwt, users, agents });
+  const koa = new Koa<AppState>({ proxy: config.trustProxy });
+  koa.silent = true;
+  koa.use(requestLifecycle(logger.child({ module: 'http' }), metrics, config.production));
+  koa.use(
+    cors({
+      origin: (ctx) => (config.corsOrigins === '*' || config.corsOrigins.includes(ctx.get('Origin')) ? ctx.get('Origin') || '*' : ''),
+      exposeHeaders: ['X-Request-Id'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    }),
+  );
+  koa.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
+  koa.use(ormContext(orm));
+  const readiness = {
+    async check() {
+      if (draining) throw new Error('shutting down');
+      await orm.em.getConnection().execute('select 1');
+    },
+  };
+  for (const router of [
+    healthRoutes(readiness, metrics),
+    authRoutes(auth),
+    agentsRoutes(agents, users, guards),
+    usersRoutes(users, guards),
+    messagesRoutes({ systemLog, history, users, maxPayloadBytes: config.maxPayloadBytes }, guards),
+  ]) {
+    koa.use(router.routes());
+  }
+
+  const server = createServer(koa.callback());
+  server.keepAliveTimeout = 65_000;
+  let baseUrl = '';
+  let closing: Promise<void> | undefined;
+
+  async function shutdown(): Promise<void> {
+    draining = true;
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
+    const drained = new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await Promise.race([drained, deadline]);
+    server.closeAllConnections();
+    await orm.close(true);
+    logger.info('closed');
+  }
+
+  return {
+    config,
+    orm,
+    server,
+    logger,
+    services: { users, agents, auth, systemLog, jwt },
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          baseUrl = `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}`;
+          logger.info({ url: baseUrl }, 'listening');
+          resolve(baseUrl);
+        });
+      });
+    },
+    url: () => baseUrl,
+    close() {
+      closing ??= shutdown();
+      return closing;
+    },
+  };
+}

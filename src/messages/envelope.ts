@@ -1,0 +1,19 @@
+import type { Envelope } from '../shared/protocol';
+import type { ChatMessage } from './chat-message.entity';
+
+/** A stored message as the envelope clients receive (REST history, live delivery and replay alike). */
+export function toEnvelope(m: ChatMessage): Envelope {
+  return {
+    id: m.id,
+    local_id: m.localId,
+    type: m.type,
+    sender_id: m.senderId,
+    sender_name: m.senderName,
+    sender_role: m.senderRole,
+    target_id: m.targetId,
+    payload: JSON.parse(m.payload),
+    timestamp: m.createdAt.toISOString(),
+    stream_id: m.streamId,
+    reply_to: m.replyTo,
+  };
+}

@@ -1,0 +1,25 @@
+import type { SystemLogEntry } from '../messages/system-log.service';
+import type { User } from '../users/user.entity';
+
+/**
+ * What services announce to the realtime hub. Services never import socket.io; the hub implements
+ * this port, and without a hub (tools, some tests) the no-op version is used.
+ */
+export interface HubPort {
+  /** A stored system log entry to push as SYSTEM_LOG. */
+  systemLogStored(entry: SystemLogEntry, sender: User): Promise<void> | void;
+  /** A user's credentials are gone (deleted user or agent, rotated token): drop their live sockets. */
+  credentialsRevoked(userId: number): Promise<void> | void;
+}
+
+/** Which agents have a live socket on any replica. */
+export interface PresencePort {
+  onlineIds(ids: readonly number[]): Promise<Set<number>>;
+}
+
+export const noopHub: HubPort = {
+  systemLogStored: () => undefined,
+  credentialsRevoked: () => undefined,
+};
+
+export const nobodyOnline: PresencePort = { onlineIds: async () => new Set() };

@@ -1,0 +1,64 @@
+/**
+ * The realtime contract of PROTOCOL.md §3 as types, shared by the server, the tests and clients.
+ */
+import type { ErrorCode } from './errors';
+
+export const MESSAGE_TYPES = [
+  'CHAT',
+  'CHAT_STREAM',
+  'CHAT_STREAM_END',
+  'SYSTEM_LOG',
+  'AGENT_STATUS',
+  'PRESENCE',
+  'AUTH_REQUEST',
+  'AUTH_RESPONSE',
+  'AUTH_STATUS_UPDATE',
+  'BUTLER_AGENT_MESSAGE',
+] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export type SenderRole = 'ADMIN' | 'MEMBER' | 'AGENT' | 'BUTLER' | 'SYSTEM';
+
+/** The one envelope both directions use on the `message` event. */
+export interface Envelope<P = unknown> {
+  /** Set for message-log types (CHAT, AUTH_REQUEST, AUTH_STATUS_UPDATE) only. */
+  id?: number;
+  local_id?: string | null;
+  type: MessageType;
+  sender_id: number;
+  sender_name: string;
+  sender_role: SenderRole;
+  /** null: a broadcast. */
+  target_id: number | null;
+  payload: P;
+  timestamp: string;
+  stream_id?: string | null;
+  reply_to?: number | null;
+}
+
+/** What a client sends; server-set fields are ignored. */
+export interface OutgoingEnvelope {
+  type: MessageType;
+  target_id?: number | null;
+  payload?: unknown;
+  local_id?: string;
+  stream_id?: string;
+  reply_to?: number;
+}
+
+export type Ack =
+  | { ok: true; id?: number; local_id?: string | null; timestamp?: string; action_id?: string; status?: string }
+  | { ok: false; error: string; code: ErrorCode };
+
+export interface ReplayDone {
+  last_id: number;
+}
+
+export interface SystemLogPayload {
+  id: number;
+  agent_id: number | null;
+  agent_name: string;
+  level: string;
+  content: string;
+  timestamp: string;
+}
