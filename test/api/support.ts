@@ -41,13 +41,11 @@ export interface ChatRow {
   localId?: string;
 }
 
-/** Inserts chat messages in order (ids grow with the array) and returns their ids. */
+/** Inserts chat messages (ids grow with the array) and returns their ids. */
 export async function insertChats(app: App, rows: ChatRow[]): Promise<number[]> {
   const em = app.orm.em.fork();
-  const ids: number[] = [];
-  // One flush per row keeps the id order equal to the array order on both databases.
-  for (const r of rows) {
-    const m = em.create(ChatMessage, {
+  const created = rows.map((r) =>
+    em.create(ChatMessage, {
       localId: r.localId ?? null,
       type: 'CHAT',
       senderId: r.from.id,
@@ -59,10 +57,12 @@ export async function insertChats(app: App, rows: ChatRow[]): Promise<number[]> 
       streamId: null,
       replyTo: null,
       createdAt: new Date(),
-    });
-    await em.flush();
-    ids.push(m.id);
-  }
+    }),
+  );
+  // One multi-row insert: both databases assign ids in the order of the rows.
+  await em.flush();
+  const ids = created.map((m) => m.id);
+  if (ids.some((id, i) => i > 0 && id <= ids[i - 1])) throw new Error('ids not in insertion order');
   return ids;
 }
 
