@@ -3,7 +3,7 @@
  * an app with a movable clock. Fixtures that the REST API cannot create yet (chat messages) or that
  * would be slow through it (hundreds of rows for paging) go straight through the app's own ORM.
  */
-import { createApp, type App } from '../../src/app';
+import { createApp, type App, type AppDeps } from '../../src/app';
 import { ChatMessage, type SenderRole } from '../../src/messages/chat-message.entity';
 import { SystemLog, type LogLevel } from '../../src/messages/system-log.entity';
 import { User, type Role } from '../../src/users/user.entity';
@@ -94,8 +94,8 @@ export interface CustomServer {
   close(): Promise<void>;
 }
 
-/** Like `startServer`, but with app dependencies (a clock) and no admin login. */
-export async function startCustom(kind: DbKind, env: Record<string, string> = {}, deps: { clock?: Clock } = {}, db?: TestDb): Promise<CustomServer> {
+/** Like `startServer`, but with app dependencies (a clock, a logger) and no admin login. */
+export async function startCustom(kind: DbKind, env: Record<string, string> = {}, deps: AppDeps = {}, db?: TestDb): Promise<CustomServer> {
   const database = db ?? (await createDb(kind));
   const app = await createApp(testConfig({ ...database.env, ...env }), deps);
   const url = await app.listen(0, '127.0.0.1');
