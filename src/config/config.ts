@@ -151,7 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     }
   } else if (!adminPassword) {
     adminPassword = DEV_ADMIN_PASSWORD;
-    warnings.push(`Bootstrap admin defaults to ${adminUsername}/${DEV_ADMIN_PASSWORD}: development only`);
+    // The warning names the variable, never the password itself: logs carry no password, not even a default.
+    warnings.push(`ADMIN_PASSWORD is not set: the bootstrap admin "${adminUsername}" gets the development default password (development only)`);
   }
   if (adminPassword && (adminPassword.length < 8 || adminPassword.length > 128)) {
     problems.push('ADMIN_PASSWORD: 8-128 characters');
