@@ -13,16 +13,19 @@ import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
 import type { Config } from './config/config';
 import { initOrm, type Orm } from './db/orm';
+import { Hub } from './hub/hub';
+import { MemoryPresence, type PresenceTracker } from './hub/presence';
 import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
 import { ormContext, requestLifecycle } from './http/middleware';
 import { ChatHistoryService } from './messages/chat-history.service';
+import { MessageLogService } from './messages/message-log.service';
 import { messagesRoutes } from './messages/messages.routes';
 import { SystemLogService } from './messages/system-log.service';
 import { systemClock, type Clock } from './shared/clock';
 import { createLogger, type Logger } from './shared/logger';
 import { createMetrics } from './shared/metrics';
-import { noopHub, nobodyOnline, type HubPort, type PresencePort } from './shared/ports';
+import type { HubPort } from './shared/ports';
 import { bootstrapUsers } from './users/bootstrap';
 import { usersRoutes } from './users/users.routes';
 import { UsersService } from './users/users.service';
@@ -37,7 +40,15 @@ export interface App {
   readonly orm: Orm;
   readonly server: Server;
   readonly logger: Logger;
-  readonly services: { users: UsersService; agents: AgentsService; auth: AuthService; systemLog: SystemLogService; jwt: JwtService };
+  readonly hub: Hub;
+  readonly services: {
+    users: UsersService;
+    agents: AgentsService;
+    auth: AuthService;
+    systemLog: SystemLogService;
+    messageLog: MessageLogService;
+    jwt: JwtService;
+  };
   /** Starts listening; port 0 picks a free port. Resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   /** The base URL once listening. */
@@ -58,18 +69,20 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const orm = await initOrm(config, logger.child({ module: 'db' }));
 
-  // The hub is wired after the services it serves; services reach it through these late-bound ports.
-  let hub: HubPort = noopHub;
-  let presence: PresencePort = nobodyOnline;
+  // The hub is wired after the services it serves; services reach it through a late-bound port.
+  let hubPort: HubPort | undefined;
+  const hub = () => hubPort!;
+  const presence: PresenceTracker = new MemoryPresence();
   let draining = false;
 
   const passwords = new PasswordHasher(config.bcryptRounds);
   const jwt = new JwtService(config.jwt.secret, config.jwt.expiresInSeconds);
-  const users = new UsersService({ orm, passwords, clock, hub: () => hub, presence: () => presence, butlerMode: () => (config.butler.baseUrl ? 'llm' : 'rules') });
-  const agents = new AgentsService(users, clock, () => hub);
+  const users = new UsersService({ orm, passwords, clock, hub, presence: () => presence, butlerMode: () => (config.butler.baseUrl ? 'llm' : 'rules') });
+  const agents = new AgentsService(users, clock, hub);
   const auth = new AuthService(users, passwords, jwt, new LoginLimiter(clock), config.allowRegistration);
-  const systemLog = new SystemLogService(orm, clock, () => hub);
+  const systemLog = new SystemLogService(orm, clock, hub);
   const history = new ChatHistoryService(orm);
+  const messageLog = new MessageLogService(orm, clock, (type) => metrics.messagesStored.inc({ type }));
   await bootstrapUsers(orm, users, config, logger.child({ module: 'bootstrap' }));
 
   const guards = createGuards({ jwt, users, agents });
@@ -103,6 +116,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
+  const realtime = new Hub(server, { config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence });
+  hubPort = realtime;
   let baseUrl = '';
   let closing: Promise<void> | undefined;
 
@@ -114,8 +129,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    // Sockets first (clients reconnect to another replica and replay), with in-flight commits finished.
+    await Promise.race([realtime.close(), deadline]);
     await Promise.race([drained, deadline]);
     server.closeAllConnections();
+    await presence.close();
     await orm.close(true);
     logger.info('closed');
   }
@@ -125,7 +143,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     orm,
     server,
     logger,
-    services: { users, agents, auth, systemLog, jwt },
+    hub: realtime,
+    services: { users, agents, auth, systemLog, messageLog, jwt },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -50,7 +50,6 @@ export function ormOptions(config: Config, logger?: Logger): Options {
     pool: {
       min: 1,
       max: 1,
-      idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
       afterCreate: (conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) =>
         conn.exec(SQLITE_PRAGMAS, (err) => done(err, conn)),
     } as Options['pool'],

@@ -6,6 +6,9 @@ import { cursorSchema, limitSchema } from '../shared/paging';
 import type { HubPort } from '../shared/ports';
 import type { SystemLogPayload } from '../shared/protocol';
 import type { User } from '../users/user.entity';
+
+/** Who wrote an entry: the fields of a user the log needs. */
+export type LogAuthor = Pick<User, 'id' | 'username' | 'role'>;
 import { LOG_LEVELS, SystemLog, type LogLevel } from './system-log.entity';
 
 export type SystemLogEntry = SystemLogPayload;
@@ -52,14 +55,14 @@ export class SystemLogService {
   }
 
   /** Stores an entry (committed) and then pushes it as SYSTEM_LOG. */
-  async post(sender: User, input: { level: LogLevel; content: string }): Promise<SystemLogEntry> {
+  async post(sender: LogAuthor, input: { level: LogLevel; content: string }): Promise<SystemLogEntry> {
     const entry = await this.store(sender, input);
     await this.hub().systemLogStored(entry, sender);
     return entry;
   }
 
   /** Stores an entry without announcing it (the hub announces socket-sent entries itself). */
-  async store(sender: User, input: { level: LogLevel; content: string }): Promise<SystemLogEntry> {
+  async store(sender: LogAuthor, input: { level: LogLevel; content: string }): Promise<SystemLogEntry> {
     const log = this.em.create(SystemLog, {
       agentId: sender.role === 'AGENT' ? sender.id : null,
       agentName: sender.username,

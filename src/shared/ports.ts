@@ -1,5 +1,4 @@
-import type { SystemLogEntry } from '../messages/system-log.service';
-import type { User } from '../users/user.entity';
+import type { LogAuthor, SystemLogEntry } from '../messages/system-log.service';
 
 /**
  * What services announce to the realtime hub. Services never import socket.io; the hub implements
@@ -7,7 +6,7 @@ import type { User } from '../users/user.entity';
  */
 export interface HubPort {
   /** A stored system log entry to push as SYSTEM_LOG. */
-  systemLogStored(entry: SystemLogEntry, sender: User): Promise<void> | void;
+  systemLogStored(entry: SystemLogEntry, sender: LogAuthor): Promise<void> | void;
   /** A user's credentials are gone (deleted user or agent, rotated token): drop their live sockets. */
   credentialsRevoked(userId: number): Promise<void> | void;
 }

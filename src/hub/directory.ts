@@ -1,0 +1,36 @@
+import { RequestContext } from '@mikro-orm/core';
+import type { Orm } from '../db/orm';
+import type { UsersService } from '../users/users.service';
+import type { SocketIdentity } from './handshake';
+
+const TTL_MS = 5_000;
+const MAX_ENTRIES = 50_000;
+
+/**
+ * Looks up message targets with a short cache: every CHAT names a target, and a database read per
+ * message would compete with the writes. A user deleted on this replica is forgotten at once; on
+ * another replica within TTL_MS (its sockets are gone already, so nothing is delivered to it).
+ */
+export class Directory {
+  private readonly cache = new Map<number, { user: SocketIdentity | null; at: number }>();
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly users: UsersService,
+  ) {}
+
+  async find(id: number): Promise<SocketIdentity | null> {
+    const hit = this.cache.get(id);
+    const now = Date.now();
+    if (hit && now - hit.at < TTL_MS) return hit.user;
+    const row = await RequestContext.create(this.orm.em, () => this.users.findById(id));
+    const user = row ? { id: row.id, username: row.username, role: row.role } : null;
+    if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
+    this.cache.set(id, { user, at: now });
+    return user;
+  }
+
+  forget(id: number): void {
+    this.cache.delete(id);
+  }
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { AppError, forbidden, validationError } from '../shared/errors';
+import { describeIssues } from '../shared/paging';
+import { MESSAGE_TYPES, type MessageType } from '../shared/protocol';
+import { LOG_LEVELS } from '../messages/system-log.entity';
+import type { Role } from '../users/user.entity';
+
+const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** What a client may put in an envelope; server-set fields (`id`, `sender_*`, `timestamp`) are dropped. */
+const envelopeSchema = z.object({
+  type: z.enum(MESSAGE_TYPES, { error: 'type is missing or unknown' }),
+  target_id: z
+    .union([z.literal(0), id, z.null()], { error: 'target_id must be a positive integer, or 0/null for a broadcast' })
+    .optional(),
+  payload: z.unknown(),
+  local_id: z.string().min(1, 'local_id must not be empty').max(64, 'local_id must be at most 64 characters').nullish(),
+  stream_id: z.string().min(1, 'stream_id must not be empty').max(128, 'stream_id must be at most 128 characters').nullish(),
+  reply_to: id.nullish(),
+});
+
+export type IncomingEnvelope = z.infer<typeof envelopeSchema>;
+
+export const systemLogPayloadSchema = z.object({
+  level: z.enum(LOG_LEVELS, { error: `level must be one of ${LOG_LEVELS.join(', ')}` }),
+  content: z.string({ error: 'content is required' }).min(1, 'content must not be empty'),
+});
+
+export const agentStatusPayloadSchema = z.object({
+  status: z.string({ error: 'status is required' }).min(1, 'status must not be empty').max(32, 'status must be at most 32 characters'),
+  report: z.string().max(1000, 'report must be at most 1000 characters').nullish(),
+});
+
+export const authResponsePayloadSchema = z.object({
+  action_id: z.string({ error: 'action_id is required' }).min(1).max(64),
+  approved: z.boolean({ error: 'approved must be true or false' }),
+});
+
+/** Which types each role may send (PROTOCOL §3.2). `/monitor` sockets send nothing. */
+const ALLOWED: Record<Role, readonly MessageType[]> = {
+  ADMIN: ['CHAT', 'AUTH_RESPONSE'],
+  MEMBER: ['CHAT', 'AUTH_RESPONSE'],
+  AGENT: ['CHAT', 'CHAT_STREAM', 'CHAT_STREAM_END', 'SYSTEM_LOG', 'AGENT_STATUS'],
+  BUTLER: [],
+};
+
+/**
+ * Validates a raw `message` frame for a sender: shape, type permission, payload size and the
+ * per-type payload rules. Throws the AppError that goes into the ack.
+ */
+export function parseEnvelope(raw: unknown, role: Role, maxPayloadBytes: number): { envelope: IncomingEnvelope; payloadJson: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw validationError('A message must be an envelope object');
+  const parsed = envelopeSchema.safeParse(raw);
+  if (!parsed.success) throw validationError(describeIssues(parsed.error));
+  const envelope = parsed.data;
+  if (!ALLOWED[role].includes(envelope.type)) throw forbidden(`${role} may not send ${envelope.type}`);
+
+  const payloadJson = safeJson(envelope.payload);
+  if (Buffer.byteLength(payloadJson, 'utf8') > maxPayloadBytes) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `payload is larger than ${maxPayloadBytes} bytes`);
+  }
+  switch (envelope.type) {
+    case 'CHAT':
+      if (envelope.payload === undefined) throw validationError('payload is required');
+      break;
+    case 'CHAT_STREAM':
+    case 'CHAT_STREAM_END':
+      if (!envelope.stream_id) throw validationError('stream_id is required');
+      break;
+    case 'SYSTEM_LOG':
+      check(systemLogPayloadSchema, envelope.payload);
+      break;
+    case 'AGENT_STATUS':
+      check(agentStatusPayloadSchema, envelope.payload);
+      break;
+    case 'AUTH_RESPONSE':
+      check(authResponsePayloadSchema, envelope.payload);
+      break;
+  }
+  return { envelope, payloadJson };
+}
+
+function check(schema: z.ZodType, payload: unknown): void {
+  const r = schema.safeParse(payload);
+  if (!r.success) throw validationError(`payload: ${describeIssues(r.error)}`);
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value ?? null);
+  } catch {
+    throw validationError('payload is not serializable JSON');
+  }
+}

@@ -1,0 +1,100 @@
+import { RequestContext } from '@mikro-orm/core';
+import type { Socket } from 'socket.io';
+import { looksLikeAgentToken } from '../agents/agent-token';
+import type { AgentsService } from '../agents/agents.service';
+import { subjectId, type JwtService } from '../auth/jwt';
+import type { Orm } from '../db/orm';
+import type { ErrorCode } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { isHuman, type Role } from '../users/user.entity';
+import type { UsersService } from '../users/users.service';
+
+export type NamespaceKind = 'chat' | 'agents' | 'monitor';
+
+/** What the hub keeps on `socket.data`. */
+export interface SocketIdentity {
+  id: number;
+  username: string;
+  role: Role;
+}
+
+export interface SocketData {
+  user: SocketIdentity;
+  /** The `auth.last_id` asked for, when the client wants a replay. */
+  replayAfter?: number;
+}
+
+export interface HandshakeDeps {
+  orm: Orm;
+  jwt: JwtService;
+  users: UsersService;
+  agents: AgentsService;
+  logger: Logger;
+}
+
+/** A `connect_error` with the protocol's message and `data.code`. */
+export class HandshakeError extends Error {
+  readonly data: { code: ErrorCode };
+  constructor(message: string, code: ErrorCode) {
+    super(message);
+    this.data = { code };
+  }
+}
+
+const refuse = () => new HandshakeError('unauthorized', 'UNAUTHORIZED');
+
+/**
+ * The credential of a handshake: `auth.token`, else an `Authorization: Bearer` header. A token in the
+ * query string is never read.
+ */
+function credentialOf(socket: Socket): string | undefined {
+  const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+  if (typeof fromAuth === 'string' && fromAuth) return fromAuth;
+  const header = socket.handshake.headers.authorization;
+  return typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1] : undefined;
+}
+
+function replayAfterOf(socket: Socket): number | undefined | 'invalid' {
+  const raw = (socket.handshake.auth as { last_id?: unknown } | undefined)?.last_id;
+  if (raw === undefined || raw === null) return undefined;
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 'invalid';
+}
+
+/** Namespace middleware: who may connect where (PROTOCOL §3). */
+export function handshake(kind: NamespaceKind, deps: HandshakeDeps) {
+  return (socket: Socket, next: (err?: Error) => void): void => {
+    RequestContext.create(deps.orm.em, async () => {
+      const credential = credentialOf(socket);
+      if (!credential) throw refuse();
+      const user = kind === 'agents' ? await agentOf(credential, deps) : await humanOf(credential, deps);
+      if (kind === 'monitor' && user.role !== 'ADMIN') throw new HandshakeError('forbidden', 'FORBIDDEN');
+      const replayAfter = replayAfterOf(socket);
+      if (replayAfter === 'invalid') throw new HandshakeError('invalid last_id', 'VALIDATION_ERROR');
+      const data: SocketData = { user: { id: user.id, username: user.username, role: user.role }, replayAfter };
+      socket.data = data;
+    }).then(
+      () => next(),
+      (err: unknown) => {
+        if (err instanceof HandshakeError) return next(err);
+        deps.logger.error({ err, nsp: kind }, 'handshake failed');
+        next(new HandshakeError('unavailable', 'UNAVAILABLE'));
+      },
+    );
+  };
+}
+
+async function agentOf(credential: string, deps: HandshakeDeps) {
+  // A JWT on /agents is the wrong kind of credential: unauthorized, like any invalid one.
+  const agent = looksLikeAgentToken(credential) ? await deps.agents.authenticate(credential) : null;
+  if (!agent) throw refuse();
+  return agent;
+}
+
+async function humanOf(credential: string, deps: HandshakeDeps) {
+  const claims = deps.jwt.verify(credential);
+  const id = claims ? subjectId(claims) : undefined;
+  const user = id ? await deps.users.findById(id) : null;
+  if (!user || !isHuman(user.role)) throw refuse();
+  return user;
+}

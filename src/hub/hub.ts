@@ -1,0 +1,188 @@
+import type { Server as HttpServer } from 'node:http';
+import { RequestContext } from '@mikro-orm/core';
+import { Server, type Socket } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
+import type { AgentsService } from '../agents/agents.service';
+import type { JwtService } from '../auth/jwt';
+import type { Config } from '../config/config';
+import type { Orm } from '../db/orm';
+import { toEnvelope } from '../messages/envelope';
+import type { MessageLogService } from '../messages/message-log.service';
+import type { LogAuthor, SystemLogEntry, SystemLogService } from '../messages/system-log.service';
+import type { Clock } from '../shared/clock';
+import type { Logger } from '../shared/logger';
+import type { Metrics } from '../shared/metrics';
+import type { HubPort } from '../shared/ports';
+import type { Envelope } from '../shared/protocol';
+import { User } from '../users/user.entity';
+import type { UsersService } from '../users/users.service';
+import { ADMINS_ROOM, Delivery, userRoom } from './delivery';
+import { Directory } from './directory';
+import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
+import { MessageHandlers, type HubListener } from './message.handlers';
+import type { PresenceTracker } from './presence';
+import { openReplayGate, withReplayGate } from './replay-gate';
+
+export interface HubDeps {
+  config: Config;
+  orm: Orm;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  jwt: JwtService;
+  users: UsersService;
+  agents: AgentsService;
+  systemLog: SystemLogService;
+  messageLog: MessageLogService;
+  presence: PresenceTracker;
+  /** The adapter class (in memory, or Redis for several replicas); the replay gate is added to it. */
+  adapter?: (nsp: unknown) => Adapter;
+}
+
+export const SYSTEM_SENDER = { sender_id: 0, sender_name: 'system', sender_role: 'SYSTEM' } as const;
+
+/**
+ * The realtime hub: one Socket.IO server with `/chat`, `/agents` and `/monitor` (PROTOCOL §3-§5).
+ * Implements the HubPort through which services announce what happened.
+ */
+export class Hub implements HubPort {
+  readonly io: Server;
+  readonly delivery: Delivery;
+  readonly directory: Directory;
+  private readonly handlers: MessageHandlers;
+  private readonly log: Logger;
+  /** Background work (presence, replay) that shutdown waits for before the database closes. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    httpServer: HttpServer,
+    private readonly deps: HubDeps,
+  ) {
+    this.log = deps.logger.child({ module: 'hub' });
+    const { config } = deps;
+    this.io = new Server(httpServer, {
+      // Well above MAX_PAYLOAD_BYTES, so that an oversized payload is refused in the ack, not by a disconnect.
+      maxHttpBufferSize: Math.max(1 << 20, config.maxPayloadBytes * 4 + 65_536),
+      cors: { origin: config.corsOrigins === '*' ? true : [...config.corsOrigins], credentials: true },
+      adapter: (deps.adapter ?? withReplayGate(Adapter)) as never,
+      serveClient: true,
+    });
+    this.delivery = new Delivery(this.io);
+    this.directory = new Directory(deps.orm, deps.users);
+    this.handlers = new MessageHandlers({ ...deps, delivery: this.delivery, directory: this.directory, hub: this, track: (w) => this.track(w) });
+
+    const hs = { orm: deps.orm, jwt: deps.jwt, users: deps.users, agents: deps.agents, logger: this.log };
+    for (const kind of ['chat', 'agents', 'monitor'] as NamespaceKind[]) {
+      const nsp = this.io.of(`/${kind}`);
+      nsp.use(handshake(kind, hs));
+      nsp.on('connection', (socket) => this.onConnection(kind, socket));
+    }
+  }
+
+  /** Listeners (the Butler) that consume stored messages after they are delivered. */
+  addListener(listener: HubListener): void {
+    this.handlers.listeners.push(listener);
+  }
+
+  private onConnection(kind: NamespaceKind, socket: Socket): void {
+    const data = socket.data as SocketData;
+    const user = data.user;
+    this.deps.metrics.socketsConnected.inc({ namespace: kind });
+    const gate = data.replayAfter !== undefined && kind !== 'monitor' ? openReplayGate(socket) : undefined;
+    socket.join(userRoom(user.id));
+    if (kind === 'chat' && user.role === 'ADMIN') socket.join(ADMINS_ROOM);
+    if (kind !== 'monitor') this.handlers.attach(socket);
+    else socket.on('message', (_raw, ack) => typeof ack === 'function' && ack({ ok: false, error: '/monitor is read-only', code: 'FORBIDDEN' }));
+
+    socket.on('disconnect', () => {
+      this.deps.metrics.socketsConnected.dec({ namespace: kind });
+      if (kind === 'agents') this.track(this.agentLeft(user, socket.id));
+    });
+    if (kind === 'agents') this.track(this.agentArrived(user, socket.id));
+    if (gate) this.track(this.replay(socket, user, data.replayAfter!, gate));
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** Sends every missed visible message, then `replay:done`, then what arrived live meanwhile. */
+  private async replay(socket: Socket, user: SocketIdentity, afterId: number, gate: ReturnType<typeof openReplayGate>): Promise<void> {
+    let cursor = afterId;
+    try {
+      for (;;) {
+        const page = await this.deps.messageLog.visibleAfter(user, cursor);
+        for (const m of page) socket.emit('message', toEnvelope(m));
+        if (page.length) cursor = page[page.length - 1].id;
+        if (page.length < 500) break;
+      }
+      socket.emit('replay:done', { last_id: cursor });
+      gate.release(cursor);
+    } catch (err) {
+      // Without a complete replay the client would silently miss messages: make it reconnect and retry.
+      this.log.error({ err, userId: user.id }, 'replay failed; disconnecting the socket');
+      gate.release(cursor);
+      socket.disconnect(true);
+    }
+  }
+
+  private async agentArrived(agent: SocketIdentity, socketId: string): Promise<void> {
+    try {
+      if (await this.deps.presence.add(agent.id, socketId)) await this.announcePresence(agent.id);
+    } catch (err) {
+      this.log.error({ err, agentId: agent.id }, 'presence update failed');
+    }
+  }
+
+  private async agentLeft(agent: SocketIdentity, socketId: string): Promise<void> {
+    try {
+      if (!(await this.deps.presence.remove(agent.id, socketId))) return;
+      await RequestContext.create(this.deps.orm.em, () =>
+        this.deps.orm.em.nativeUpdate(User, { id: agent.id }, { lastSeenAt: this.deps.clock.now() }),
+      );
+      await this.announcePresence(agent.id);
+    } catch (err) {
+      this.log.error({ err, agentId: agent.id }, 'presence update failed');
+    }
+  }
+
+  /** PRESENCE with the agent's current user object to `/chat` and `/monitor`. */
+  async announcePresence(agentId: number): Promise<void> {
+    const view = await RequestContext.create(this.deps.orm.em, async () => {
+      const agent = await this.deps.users.findById(agentId);
+      return agent ? this.deps.users.view(agent) : null;
+    });
+    if (view) this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view));
+  }
+
+  systemEnvelope(type: 'PRESENCE' | 'BUTLER_AGENT_MESSAGE', payload: unknown): Envelope {
+    return { type, ...SYSTEM_SENDER, target_id: null, payload, timestamp: this.deps.clock.now().toISOString() };
+  }
+
+  // HubPort
+
+  systemLogStored(entry: SystemLogEntry, sender: LogAuthor): void {
+    this.delivery.toHumansAndMonitors({
+      type: 'SYSTEM_LOG',
+      sender_id: sender.id,
+      sender_name: sender.username,
+      sender_role: sender.role,
+      target_id: null,
+      payload: entry,
+      timestamp: entry.timestamp,
+    });
+  }
+
+  credentialsRevoked(userId: number): void {
+    this.directory.forget(userId);
+    this.delivery.disconnectUser(userId);
+  }
+
+  /** Stops accepting sockets and closes the ones this replica holds (clients reconnect elsewhere). */
+  async close(): Promise<void> {
+    await this.io.close();
+    await Promise.allSettled([...this.inFlight]);
+    await this.deps.messageLog.idle();
+  }
+}

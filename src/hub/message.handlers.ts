@@ -1,0 +1,171 @@
+import { RequestContext } from '@mikro-orm/core';
+import type { Socket } from 'socket.io';
+import type { Config } from '../config/config';
+import type { Orm } from '../db/orm';
+import type { ChatMessage } from '../messages/chat-message.entity';
+import { toEnvelope } from '../messages/envelope';
+import type { MessageLogService } from '../messages/message-log.service';
+import type { SystemLogService } from '../messages/system-log.service';
+import type { LogLevel } from '../messages/system-log.entity';
+import type { Clock } from '../shared/clock';
+import { AppError, forbidden, notFound, toErrorBody } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { Metrics } from '../shared/metrics';
+import type { Ack, Envelope } from '../shared/protocol';
+import { User } from '../users/user.entity';
+import type { Delivery } from './delivery';
+import type { Directory } from './directory';
+import { parseEnvelope, type IncomingEnvelope } from './envelope.schema';
+import type { SocketData, SocketIdentity } from './handshake';
+import { TokenBucket } from './rate-limiter';
+
+/** Consumers of stored conversation messages (the Butler); called after delivery. */
+export interface HubListener {
+  onChat?(message: ChatMessage, sender: SocketIdentity, target: SocketIdentity | null): void;
+  /** Decides an AUTH_RESPONSE; without a listener that knows the action it is NOT_FOUND. */
+  onAuthResponse?(admin: SocketIdentity, actionId: string, approved: boolean): Promise<Ack>;
+}
+
+export interface HandlerDeps {
+  config: Config;
+  orm: Orm;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  systemLog: SystemLogService;
+  messageLog: MessageLogService;
+  delivery: Delivery;
+  directory: Directory;
+  /** Registers work that shutdown must wait for. */
+  track(work: Promise<unknown>): void;
+  hub: { systemLogStored(entry: Awaited<ReturnType<SystemLogService['store']>>, sender: SocketIdentity): void; announcePresence(id: number): Promise<void> };
+}
+
+/**
+ * The `message` event: validation, the per-socket rate limit and order, then one handler per type.
+ * Every refusal is an ack `{ok:false, error, code}`; the socket stays connected.
+ */
+export class MessageHandlers {
+  readonly listeners: HubListener[] = [];
+  private readonly log: Logger;
+
+  constructor(private readonly deps: HandlerDeps) {
+    this.log = deps.logger.child({ module: 'messages' });
+  }
+
+  attach(socket: Socket): void {
+    const bucket = new TokenBucket(this.deps.config.socketRateLimit);
+    const sender = (socket.data as SocketData).user;
+    // Messages from one socket are handled one after another, in the order they were sent.
+    let queue: Promise<unknown> = Promise.resolve();
+    socket.on('message', (raw: unknown, ack?: unknown) => {
+      const reply = (a: Ack) => {
+        if (!a.ok) this.deps.metrics.messagesRefused.inc({ code: a.code });
+        if (typeof ack === 'function') ack(a);
+      };
+      if (!bucket.take()) return reply({ ok: false, error: 'Too many messages; slow down', code: 'RATE_LIMITED' });
+      queue = queue.then(() => this.handle(socket, sender, raw)).then(reply, (err) => reply(this.refusal(err)));
+      this.deps.track(queue);
+    });
+  }
+
+  private refusal(err: unknown): Ack {
+    const { status, body } = toErrorBody(err, this.deps.config.production);
+    if (status >= 500) this.log.error({ err }, 'message failed');
+    return { ok: false, ...body };
+  }
+
+  private async handle(socket: Socket, sender: SocketIdentity, raw: unknown): Promise<Ack> {
+    const { envelope, payloadJson } = parseEnvelope(raw, sender.role, this.deps.config.maxPayloadBytes);
+    switch (envelope.type) {
+      case 'CHAT':
+        return this.chat(socket, sender, envelope, payloadJson);
+      case 'CHAT_STREAM':
+      case 'CHAT_STREAM_END':
+        return this.stream(sender, envelope);
+      case 'SYSTEM_LOG':
+        return this.systemLog(sender, envelope.payload as { level: LogLevel; content: string });
+      case 'AGENT_STATUS':
+        return this.agentStatus(sender, envelope.payload as { status: string; report?: string | null });
+      case 'AUTH_RESPONSE':
+        return this.authResponse(sender, envelope.payload as { action_id: string; approved: boolean });
+      default:
+        throw forbidden(`${envelope.type} cannot be sent by clients`);
+    }
+  }
+
+  /** Resolves `target_id`: a user, or `null` for an admin's broadcast. */
+  private async target(sender: SocketIdentity, envelope: IncomingEnvelope): Promise<SocketIdentity | null> {
+    if (!envelope.target_id) {
+      if (sender.role !== 'ADMIN') throw forbidden('Only an admin may broadcast; set target_id');
+      return null;
+    }
+    const target = await this.deps.directory.find(envelope.target_id);
+    if (!target) throw notFound(`No user with id ${envelope.target_id}`);
+    return target;
+  }
+
+  private async chat(socket: Socket, sender: SocketIdentity, envelope: IncomingEnvelope, payloadJson: string): Promise<Ack> {
+    const target = await this.target(sender, envelope);
+    const { message, duplicate } = await this.deps.messageLog
+      .append({
+        type: 'CHAT',
+        localId: envelope.local_id ?? null,
+        senderId: sender.id,
+        senderName: sender.username,
+        senderRole: sender.role,
+        targetId: target?.id ?? null,
+        payload: payloadJson,
+        streamId: envelope.stream_id ?? null,
+        replyTo: envelope.reply_to ?? null,
+      })
+      .catch((err) => {
+        throw new AppError('UNAVAILABLE', 'The message could not be stored; nothing was sent', { cause: err });
+      });
+    if (!duplicate) {
+      this.deps.delivery.conversation(toEnvelope(message), sender, target, socket.id);
+      for (const l of this.listeners) l.onChat?.(message, sender, target);
+    }
+    return { ok: true, id: message.id, local_id: message.localId, timestamp: message.createdAt.toISOString() };
+  }
+
+  private async stream(sender: SocketIdentity, envelope: IncomingEnvelope): Promise<Ack> {
+    const target = await this.target(sender, envelope);
+    const out: Envelope = {
+      type: envelope.type,
+      local_id: envelope.local_id ?? null,
+      sender_id: sender.id,
+      sender_name: sender.username,
+      sender_role: sender.role,
+      target_id: target?.id ?? null,
+      payload: envelope.payload ?? null,
+      timestamp: this.deps.clock.now().toISOString(),
+      stream_id: envelope.stream_id,
+      reply_to: envelope.reply_to ?? null,
+    };
+    this.deps.delivery.conversation(out, sender, target);
+    return { ok: true };
+  }
+
+  private async systemLog(sender: SocketIdentity, payload: { level: LogLevel; content: string }): Promise<Ack> {
+    const entry = await RequestContext.create(this.deps.orm.em, () =>
+      this.deps.systemLog.store(sender, { level: payload.level, content: payload.content }),
+    );
+    this.deps.hub.systemLogStored(entry, sender);
+    return { ok: true };
+  }
+
+  private async agentStatus(sender: SocketIdentity, payload: { status: string; report?: string | null }): Promise<Ack> {
+    await RequestContext.create(this.deps.orm.em, () =>
+      this.deps.orm.em.nativeUpdate(User, { id: sender.id }, { status: payload.status, lastReport: payload.report ?? null }),
+    );
+    await this.deps.hub.announcePresence(sender.id);
+    return { ok: true };
+  }
+
+  private async authResponse(sender: SocketIdentity, payload: { action_id: string; approved: boolean }): Promise<Ack> {
+    if (sender.role !== 'ADMIN') throw forbidden('Only an admin may decide an authorization request');
+    for (const l of this.listeners) if (l.onAuthResponse) return l.onAuthResponse(sender, payload.action_id, payload.approved);
+    throw notFound('No such authorization request');
+  }
+}

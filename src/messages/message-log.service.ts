@@ -1,0 +1,162 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
+import { isPostgres } from '../db/dialect';
+import type { Orm } from '../db/orm';
+import type { Clock } from '../shared/clock';
+import type { Role } from '../users/user.entity';
+import { ChatMessage, type SenderRole, type StoredType } from './chat-message.entity';
+
+/** A message to store; the log sets `id` and `createdAt`. */
+export interface NewMessage {
+  type: StoredType;
+  localId?: string | null;
+  senderId: number;
+  senderName: string;
+  senderRole: SenderRole;
+  targetId: number | null;
+  audience?: 'ADMINS' | null;
+  /** JSON text of the payload. */
+  payload: string;
+  streamId?: string | null;
+  replyTo?: number | null;
+}
+
+export interface Appended {
+  message: ChatMessage;
+  /** True when `localId` was already stored for this sender: nothing new was stored. */
+  duplicate: boolean;
+}
+
+interface Pending {
+  input: NewMessage;
+  resolve: (r: Appended) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Serializes message-log transactions across replicas on PostgreSQL (see `commit`). */
+const APPEND_LOCK_KEY = 7_391_004_222;
+const MAX_BATCH = 256;
+const REPLAY_PAGE = 500;
+
+/**
+ * The message log: every stored CHAT, AUTH_REQUEST and AUTH_STATUS_UPDATE.
+ *
+ * Appends are committed in groups: while one transaction commits, new appends queue up and go into
+ * the next one, so concurrent senders share commits instead of paying one each. Each caller's promise
+ * resolves only after its group has committed, which keeps persist-before-emit; a caller that awaits
+ * one append before the next keeps its order.
+ *
+ * Ids must become visible in id order, or a replay reader asking for "after N" could skip a smaller
+ * id that commits late. SQLite has one connection and so one writer; on PostgreSQL each group
+ * transaction takes an advisory lock before inserting, so groups (from any replica) commit in the
+ * order their ids were drawn.
+ */
+export class MessageLogService {
+  private queue: Pending[] = [];
+  private flushing = false;
+  private readonly postgres: boolean;
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly clock: Clock,
+    private readonly onStored: (type: StoredType) => void = () => undefined,
+  ) {
+    this.postgres = isPostgres(orm.em.getPlatform());
+  }
+
+  append(input: NewMessage): Promise<Appended> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (!this.flushing) void this.drain();
+    });
+  }
+
+  /** Resolves once everything queued so far is committed (used by shutdown). */
+  async idle(): Promise<void> {
+    while (this.flushing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async drain(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          const results = await this.commit(batch.map((p) => p.input));
+          batch.forEach((p, i) => p.resolve(results[i]));
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(inputs: NewMessage[]): Promise<Appended[]> {
+    const em = this.orm.em.fork() as SqlEntityManager;
+    const results = await em.transactional(async (tx) => {
+      if (this.postgres) await tx.getConnection().execute('select pg_advisory_xact_lock(?)', [APPEND_LOCK_KEY], 'all', tx.getTransactionContext());
+      const existing = await this.findExisting(tx, inputs);
+      const now = this.clock.now();
+      const out: Appended[] = [];
+      for (const input of inputs) {
+        const key = input.localId ? `${input.senderId}\u0000${input.localId}` : undefined;
+        const found = key ? existing.get(key) : undefined;
+        if (found) {
+          out.push({ message: found, duplicate: true });
+          continue;
+        }
+        const message = tx.create(ChatMessage, {
+          type: input.type,
+          localId: input.localId ?? null,
+          senderId: input.senderId,
+          senderName: input.senderName,
+          senderRole: input.senderRole,
+          targetId: input.targetId,
+          audience: input.audience ?? null,
+          payload: input.payload,
+          streamId: input.streamId ?? null,
+          replyTo: input.replyTo ?? null,
+          createdAt: now,
+        });
+        // A second send with the same local_id in this very group is a duplicate of the first.
+        if (key) existing.set(key, message);
+        out.push({ message, duplicate: false });
+      }
+      await tx.flush();
+      return out;
+    });
+    for (const r of results) if (!r.duplicate) this.onStored(r.message.type);
+    return results;
+  }
+
+  private async findExisting(em: EntityManager, inputs: NewMessage[]): Promise<Map<string, ChatMessage>> {
+    const withLocal = inputs.filter((i) => i.localId);
+    const map = new Map<string, ChatMessage>();
+    if (!withLocal.length) return map;
+    const rows = await em.find(ChatMessage, { $or: withLocal.map((i) => ({ senderId: i.senderId, localId: i.localId })) });
+    for (const r of rows) map.set(`${r.senderId}\u0000${r.localId}`, r);
+    return map;
+  }
+
+  /**
+   * Stored messages visible to a user with an id above `afterId`, ascending (PROTOCOL §5): addressed
+   * to them, sent by them, broadcasts, and (for admins) the Butler's authorization traffic.
+   */
+  async visibleAfter(user: { id: number; role: Role }, afterId: number, limit = REPLAY_PAGE): Promise<ChatMessage[]> {
+    const em = this.orm.em.fork();
+    const or: object[] = [{ targetId: user.id }, { senderId: user.id }, { targetId: null }];
+    if (user.role === 'ADMIN') or.push({ audience: 'ADMINS' });
+    return em.find(ChatMessage, { id: { $gt: afterId }, $or: or }, { orderBy: { id: 'asc' }, limit });
+  }
+
+  /** The newest message id (0 for an empty log). */
+  async lastId(): Promise<number> {
+    const em = this.orm.em.fork();
+    const [row] = await em.find(ChatMessage, {}, { orderBy: { id: 'desc' }, limit: 1, fields: ['id'] });
+    return row?.id ?? 0;
+  }
+}
+
+export const REPLAY_PAGE_SIZE = REPLAY_PAGE;

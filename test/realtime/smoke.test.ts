@@ -1,0 +1,35 @@
+import { connect, closeAllSockets, expectNothing } from '../helpers/sockets';
+import { startServer, type TestServer } from '../helpers/server';
+
+describe('realtime smoke', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer('sqlite');
+  });
+  afterAll(async () => {
+    closeAllSockets();
+    await s?.close();
+  });
+
+  it('delivers a member CHAT to an agent and acks with the id', async () => {
+    const member = await s.api.human(s.adminToken, 'alice');
+    const agent = await s.api.agent(s.adminToken, 'bot');
+    const m1 = await connect(s.url, 'chat', { token: member.token });
+    const m2 = await connect(s.url, 'chat', { token: member.token });
+    const a = await connect(s.url, 'agents', { token: agent.token });
+    const ack = await m1.send({ type: 'CHAT', target_id: agent.agent.id, payload: 'hello', local_id: 'l1' });
+    expect(ack).toMatchObject({ ok: true, local_id: 'l1' });
+    const got = await a.waitFor((e) => e.type === 'CHAT');
+    expect(got).toMatchObject({ payload: 'hello', sender_id: member.user.id, sender_role: 'MEMBER', id: (ack as any).id });
+    await m2.waitFor((e) => e.type === 'CHAT');
+    await expectNothing(m1, (e) => e.type === 'CHAT');
+    const again = await m1.send({ type: 'CHAT', target_id: agent.agent.id, payload: 'hello', local_id: 'l1' });
+    expect(again).toEqual(ack);
+    const reply = await a.send({ type: 'CHAT', target_id: member.user.id, payload: 'hi back' });
+    expect(reply.ok).toBe(true);
+    await m1.waitFor((e) => e.payload === 'hi back');
+    const replayer = await connect(s.url, 'chat', { token: member.token, last_id: 0 });
+    await new Promise((r) => replayer.socket.once('replay:done', r));
+    expect(replayer.received.map((e) => e.payload)).toEqual(['hello', 'hi back']);
+  });
+});
