@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact';
+
 /**
  * The one catalogue of error codes (PROTOCOL §2). HTTP responses and socket acks both map errors through
  * `toErrorBody`, so a code means the same thing everywhere.
@@ -72,7 +74,7 @@ export function toErrorBody(err: unknown, production: boolean): { status: number
     const code = STATUS_TO_CODE[status] ?? 'VALIDATION_ERROR';
     return { status: ERROR_STATUS[code], body: { error: clientMessage(e, code), code } };
   }
-  const message = production ? 'Internal server error' : `Internal server error: ${e?.message ?? String(err)}`;
+  const message = production ? 'Internal server error' : `Internal server error: ${redactSecrets(e?.message ?? String(err))}`;
   return { status: 500, body: { error: message, code: 'INTERNAL_ERROR' } };
 }
 

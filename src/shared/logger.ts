@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { redactSecrets } from './redact';
 
 export type { Logger };
 
@@ -12,6 +13,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'echocenter', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      serializers: { err: serializeError },
       redact: {
         paths: ['password', '*.password', 'token', '*.token', 'api_token', '*.api_token', 'authorization', '*.authorization', 'req.headers.authorization'],
         censor: '[redacted]',
@@ -19,4 +21,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
     destination,
   );
+}
+
+/** pino's error serializer, with credential-shaped text removed from the message and the stack. */
+function serializeError(err: Error): ReturnType<typeof pino.stdSerializers.err> {
+  const out = pino.stdSerializers.err(err);
+  if (typeof out.message === 'string') out.message = redactSecrets(out.message);
+  if (typeof out.stack === 'string') out.stack = redactSecrets(out.stack);
+  return out;
 }

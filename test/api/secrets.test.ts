@@ -112,3 +112,45 @@ describe.each(dbKinds())('no response or log line leaks a secret on %s', (kind) 
     for (const shape of [...HASH_SHAPES, TOKEN_SHAPE]) expect(shape.test(logs)).toBe(false);
   });
 });
+
+describe.each(dbKinds())('a database fault while writing credentials leaks nothing on %s', (kind) => {
+  it('shows no password hash, token hash or token in the 500 body (development) or the error log', async () => {
+    const logLines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    });
+    const s = await startCustom(kind, {}, { logger: createLogger('info', sink) });
+    try {
+      const admin = (await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' })).body.token;
+      const { api_token: token } = (await s.api.post('/api/users/agents', { username: 'bot' }, admin)).body;
+      // Break the credential tables so that the next writes and lookups fail inside the driver.
+      const conn = s.app.orm.em.getConnection();
+      await conn.execute('alter table human_credentials rename to human_credentials_gone');
+      await conn.execute('alter table machine_credentials rename to machine_credentials_gone');
+
+      const faults = [
+        await s.api.post('/api/users', { username: 'm1', password: 'member-secret-1', role: 'MEMBER' }, admin),
+        await s.api.post('/api/users/agents', { username: 'bot2' }, admin),
+        await s.api.post('/api/users/agents/test-connection', { api_token: token }, admin),
+        await s.api.post('/api/messages', { level: 'INFO', content: 'x' }, token),
+        await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' }),
+      ];
+      for (const res of faults) {
+        expect({ status: res.status, code: res.body?.code }).toEqual({ status: 500, code: 'INTERNAL_ERROR' });
+        // Outside production the cause is shown, but never a credential.
+        expect(res.body.error).toMatch(/credentials/);
+      }
+      const errorLines = logLines.filter((l) => l.includes('"level":50'));
+      expect(errorLines.length).toBeGreaterThanOrEqual(faults.length);
+      const all = [...faults.map((r) => r.text), ...logLines].join('\n');
+      for (const shape of [...HASH_SHAPES, TOKEN_SHAPE, /\b[0-9a-f]{64}\b/]) expect({ shape: String(shape), leaks: shape.test(all) }).toEqual({ shape: String(shape), leaks: false });
+      expect(all.includes(token)).toBe(false);
+      expect(all.includes('member-secret-1')).toBe(false);
+    } finally {
+      await s.close();
+    }
+  });
+});
