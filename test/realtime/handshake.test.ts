@@ -1,0 +1,154 @@
+import jwt from 'jsonwebtoken';
+import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
+import { startServer, type TestServer } from '../helpers/server';
+import { closeAll, open, openWith, refusal, times } from './support';
+
+const UNAUTHORIZED = { message: 'unauthorized', data: { code: 'UNAUTHORIZED' } };
+const FORBIDDEN = { message: 'forbidden', data: { code: 'FORBIDDEN' } };
+const SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
+
+describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
+  let s: TestServer;
+  let member: { user: { id: number }; token: string };
+  let agent: { agent: { id: number }; token: string };
+
+  beforeAll(async () => {
+    warnIfPostgresSkipped('realtime/handshake');
+    s = await startServer(kind);
+    member = await s.api.human(s.adminToken, 'hs-member');
+    agent = await s.api.agent(s.adminToken, 'hs-agent');
+  });
+  afterEach(() => closeAll());
+  afterAll(() => s?.close());
+
+  describe('accepted credentials', () => {
+    it('accepts a JWT in auth.token on /chat for a MEMBER and an ADMIN, and on /monitor for an ADMIN', async () => {
+      const clients = await Promise.all([
+        openWith(s.url, 'chat', member.token),
+        openWith(s.url, 'chat', s.adminToken),
+        openWith(s.url, 'monitor', s.adminToken),
+      ]);
+      for (const c of clients) expect(c.socket.connected).toBe(true);
+    });
+
+    it('accepts an API token in auth.token on /agents', async () => {
+      const a = await openWith(s.url, 'agents', agent.token);
+      expect(a.socket.connected).toBe(true);
+    });
+
+    it('accepts an Authorization: Bearer header on every namespace', async () => {
+      const chat = await open(s.url, 'chat', { extraHeaders: { Authorization: `Bearer ${member.token}` } });
+      const agents = await open(s.url, 'agents', { extraHeaders: { Authorization: `Bearer ${agent.token}` } });
+      const monitor = await open(s.url, 'monitor', { extraHeaders: { Authorization: `Bearer ${s.adminToken}` } });
+      for (const c of [chat, agents, monitor]) expect(c.socket.connected).toBe(true);
+    });
+
+    it('routes to a socket that authenticated with the header like to any other', async () => {
+      const viaHeader = await open(s.url, 'agents', { extraHeaders: { Authorization: `Bearer ${agent.token}` } });
+      const sender = await openWith(s.url, 'chat', member.token);
+      const ack = await sender.send({ type: 'CHAT', target_id: agent.agent.id, payload: 'via header' });
+      expect(ack.ok).toBe(true);
+      await viaHeader.waitFor((e) => e.payload === 'via header');
+    });
+
+    it('lets one user hold many sockets, and each one receives what is addressed to the user', async () => {
+      const tabs = await Promise.all(times(5, () => openWith(s.url, 'chat', member.token)));
+      const bots = await Promise.all(times(3, () => openWith(s.url, 'agents', agent.token)));
+      const ack = await bots[0].send({ type: 'CHAT', target_id: member.user.id, payload: 'to every tab' });
+      expect(ack.ok).toBe(true);
+      for (const t of tabs) await t.waitFor((e) => e.payload === 'to every tab');
+      const back = await tabs[0].send({ type: 'CHAT', target_id: agent.agent.id, payload: 'to every bot' });
+      expect(back.ok).toBe(true);
+      for (const b of bots) await b.waitFor((e) => e.payload === 'to every bot');
+    });
+  });
+
+  describe('refused handshakes', () => {
+    it('refuses a handshake without any credential as unauthorized', async () => {
+      for (const nsp of ['chat', 'agents', 'monitor'] as const) expect(await refusal(s.url, nsp)).toEqual(UNAUTHORIZED);
+    });
+
+    it('ignores a token that is only in the query string', async () => {
+      expect(await refusal(s.url, 'chat', { query: { token: member.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'agents', { query: { token: agent.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'monitor', { query: { token: s.adminToken } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { query: { auth: member.token, access_token: member.token } })).toEqual(UNAUTHORIZED);
+    });
+
+    it('refuses a JWT on /agents and an API token on /chat and /monitor (wrong kind) as unauthorized', async () => {
+      expect(await refusal(s.url, 'agents', { auth: { token: member.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'agents', { auth: { token: s.adminToken } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { auth: { token: agent.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'monitor', { auth: { token: agent.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: `Bearer ${agent.token}` } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'agents', { extraHeaders: { Authorization: `Bearer ${member.token}` } })).toEqual(UNAUTHORIZED);
+    });
+
+    it('refuses a MEMBER on /monitor as forbidden, by auth.token and by header', async () => {
+      expect(await refusal(s.url, 'monitor', { auth: { token: member.token } })).toEqual(FORBIDDEN);
+      expect(await refusal(s.url, 'monitor', { extraHeaders: { Authorization: `Bearer ${member.token}` } })).toEqual(FORBIDDEN);
+    });
+
+    it('refuses malformed, forged and expired credentials as unauthorized', async () => {
+      const forged = jwt.sign({ role: 'ADMIN' }, 'some-other-secret-that-is-long-enough-xx', { subject: '1', expiresIn: 600 });
+      const expired = jwt.sign({ role: 'MEMBER' }, SECRET, { subject: String(member.user.id), expiresIn: -10 });
+      const none = jwt.sign({ role: 'ADMIN' }, '', { subject: '1', algorithm: 'none' });
+      for (const token of ['garbage', forged, expired, none, `${member.token}x`, agent.token.slice(0, -2)]) {
+        expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(UNAUTHORIZED);
+        expect(await refusal(s.url, 'agents', { auth: { token } })).toEqual(UNAUTHORIZED);
+      }
+      for (const token of [42, {}, [], true, '']) expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(UNAUTHORIZED);
+      for (const header of ['Basic abc', `Token ${member.token}`, 'Bearer', `Bearer ${member.token} extra`]) {
+        expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: header } })).toEqual(UNAUTHORIZED);
+      }
+    });
+
+    it('refuses a valid-looking JWT for the Butler, which never logs in', async () => {
+      const butler = (await s.api.get('/api/users/butler', s.adminToken)).body;
+      const token = jwt.sign({ role: 'BUTLER' }, SECRET, { subject: String(butler.id), expiresIn: 600 });
+      expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'monitor', { auth: { token } })).toEqual(UNAUTHORIZED);
+    });
+
+    it("refuses a deleted user's JWT at once", async () => {
+      const gone = await s.api.human(s.adminToken, 'hs-deleted');
+      const del = await s.api.delete(`/api/users/${gone.user.id}`, s.adminToken);
+      expect(del.status).toBe(204);
+      expect(await refusal(s.url, 'chat', { auth: { token: gone.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: `Bearer ${gone.token}` } })).toEqual(UNAUTHORIZED);
+    });
+
+    it("refuses a deleted admin on /monitor as unauthorized, not forbidden", async () => {
+      const gone = await s.api.human(s.adminToken, 'hs-deleted-admin', 'ADMIN');
+      expect((await s.api.delete(`/api/users/${gone.user.id}`, s.adminToken)).status).toBe(204);
+      expect(await refusal(s.url, 'monitor', { auth: { token: gone.token } })).toEqual(UNAUTHORIZED);
+    });
+
+    it('refuses a rotated agent token and accepts the new one', async () => {
+      const bot = await s.api.agent(s.adminToken, 'hs-rotated');
+      const rotated = await s.api.patch(`/api/users/agents/${bot.agent.id}/token`, undefined, s.adminToken);
+      expect(rotated.status).toBe(200);
+      expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
+      const fresh = await openWith(s.url, 'agents', rotated.body.api_token);
+      expect(fresh.socket.connected).toBe(true);
+    });
+
+    it("refuses a deleted agent's token", async () => {
+      const bot = await s.api.agent(s.adminToken, 'hs-deleted-bot');
+      expect((await s.api.delete(`/api/users/agents/${bot.agent.id}`, s.adminToken)).status).toBe(204);
+      expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
+    });
+
+    it('refuses an invalid auth.last_id with a connect_error', async () => {
+      for (const last_id of ['abc', -1, '-1', 1.5, '1e3', {}, true, Number.MAX_SAFE_INTEGER + 2]) {
+        const r = await refusal(s.url, 'chat', { auth: { token: member.token, last_id } });
+        expect(r.data).toEqual({ code: 'VALIDATION_ERROR' });
+        expect(typeof r.message).toBe('string');
+      }
+    });
+
+    it('checks the credential before last_id: a bad token with a bad last_id is unauthorized', async () => {
+      expect(await refusal(s.url, 'chat', { auth: { token: 'nope', last_id: 'abc' } })).toEqual(UNAUTHORIZED);
+    });
+  });
+});

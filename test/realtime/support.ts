@@ -1,0 +1,190 @@
+/**
+ * Helpers shared by the realtime suites: a socket.io client that records every event in arrival order
+ * (so "replay before live" and "replay:done before live" can be asserted), handshake refusals, and
+ * direct row counts for "nothing was stored".
+ */
+import { io, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import type { App } from '../../src/app';
+import { ChatMessage } from '../../src/messages/chat-message.entity';
+import { SystemLog } from '../../src/messages/system-log.entity';
+import type { Ack, Envelope } from '../../src/shared/protocol';
+import { closeAllSockets, sleep } from '../helpers/sockets';
+
+export type Nsp = 'chat' | 'agents' | 'monitor';
+
+export interface OpenOptions {
+  auth?: Record<string, unknown> | ((cb: (data: object) => void) => void);
+  extraHeaders?: Record<string, string>;
+  query?: Record<string, string>;
+  reconnection?: boolean;
+}
+
+export interface RtEvent {
+  event: string;
+  data: unknown;
+}
+
+/** A socket that records everything it receives, in order. */
+export interface RtClient {
+  socket: Socket;
+  /** Every event received, in arrival order (`message`, `replay:done`, …). */
+  events: RtEvent[];
+  /** The `message` envelopes received, in arrival order. */
+  readonly received: Envelope[];
+  send(envelope: unknown): Promise<Ack>;
+  /** Resolves with the first received envelope (past or future) that matches. */
+  waitFor(match: (e: Envelope) => boolean, timeoutMs?: number): Promise<Envelope>;
+  /** Resolves with the data of the first event of that name (past or future). */
+  waitEvent(name: string, timeoutMs?: number): Promise<unknown>;
+  /** Resolves with the disconnect reason (immediately when already disconnected). */
+  disconnected(timeoutMs?: number): Promise<string>;
+  close(): void;
+}
+
+const sockets: Socket[] = [];
+
+function build(url: string, nsp: Nsp, opts: OpenOptions): RtClient {
+  const socketOpts: Partial<ManagerOptions & SocketOptions> = {
+    auth: opts.auth ?? {},
+    transports: ['websocket'],
+    reconnection: opts.reconnection ?? false,
+    forceNew: true,
+  };
+  if (opts.extraHeaders) socketOpts.extraHeaders = opts.extraHeaders;
+  if (opts.query) socketOpts.query = opts.query;
+  const socket = io(`${url}/${nsp}`, socketOpts);
+  sockets.push(socket);
+  const events: RtEvent[] = [];
+  const waiters: { match: (ev: RtEvent) => boolean; resolve: (ev: RtEvent) => void }[] = [];
+  let disconnectReason: string | undefined;
+  const record = (event: string, data: unknown) => {
+    const ev = { event, data };
+    events.push(ev);
+    for (const w of [...waiters]) {
+      if (w.match(ev)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(ev);
+      }
+    }
+  };
+  // onAny is installed before the connection exists, so nothing sent right after `connect` is missed.
+  socket.onAny((event: string, data: unknown) => record(event, data));
+  socket.on('disconnect', (reason) => {
+    disconnectReason = reason;
+    record('disconnect', reason);
+  });
+  const wait = (match: (ev: RtEvent) => boolean, timeoutMs: number, what: string) => {
+    const found = events.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise<RtEvent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.findIndex((w) => w.resolve === done), 1);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const done = (ev: RtEvent) => {
+        clearTimeout(timer);
+        resolve(ev);
+      };
+      waiters.push({ match, resolve: done });
+    });
+  };
+  return {
+    socket,
+    events,
+    get received() {
+      return events.filter((ev) => ev.event === 'message').map((ev) => ev.data as Envelope);
+    },
+    send: (envelope) => socket.timeout(10_000).emitWithAck('message', envelope),
+    waitFor: (match, timeoutMs = 5_000) =>
+      wait((ev) => ev.event === 'message' && match(ev.data as Envelope), timeoutMs, 'a message').then((ev) => ev.data as Envelope),
+    waitEvent: (name, timeoutMs = 5_000) => wait((ev) => ev.event === name, timeoutMs, `event ${name}`).then((ev) => ev.data),
+    disconnected: (timeoutMs = 5_000) =>
+      disconnectReason !== undefined
+        ? Promise.resolve(disconnectReason)
+        : wait((ev) => ev.event === 'disconnect', timeoutMs, 'disconnect').then((ev) => ev.data as string),
+    close: () => socket.disconnect(),
+  };
+}
+
+/** Opens a socket and resolves once connected; rejects with the connect_error. */
+export function open(url: string, nsp: Nsp, opts: OpenOptions = {}): Promise<RtClient> {
+  const client = build(url, nsp, opts);
+  return new Promise((resolve, reject) => {
+    client.socket.once('connect', () => resolve(client));
+    client.socket.once('connect_error', (err) => {
+      client.socket.disconnect();
+      reject(err);
+    });
+  });
+}
+
+/** Shorthand: a socket authenticated with `auth.token` (and optional extra auth fields). */
+export function openWith(url: string, nsp: Nsp, token: string, extra: Record<string, unknown> = {}): Promise<RtClient> {
+  return open(url, nsp, { auth: { token, ...extra } });
+}
+
+export interface Refusal {
+  message: string;
+  data: unknown;
+}
+
+/** Expects the handshake to be refused and resolves with the connect_error's message and data. */
+export async function refusal(url: string, nsp: Nsp, opts: OpenOptions = {}): Promise<Refusal> {
+  try {
+    const client = await open(url, nsp, opts);
+    client.close();
+  } catch (err) {
+    const e = err as Error & { data?: unknown };
+    return { message: e.message, data: e.data };
+  }
+  throw new Error(`the handshake on /${nsp} was accepted but should have been refused`);
+}
+
+/** Closes every socket opened through this module and through test/helpers/sockets. */
+export function closeAll(): void {
+  for (const s of sockets.splice(0)) s.disconnect();
+  closeAllSockets();
+}
+
+/** Number of rows in the message log and the system log, read straight from the database. */
+export async function rowCounts(app: App): Promise<{ chat: number; logs: number }> {
+  const em = app.orm.em.fork();
+  return { chat: await em.count(ChatMessage, {}), logs: await em.count(SystemLog, {}) };
+}
+
+/** All message-log rows, ascending by id. */
+export async function storedMessages(app: App): Promise<ChatMessage[]> {
+  return app.orm.em.fork().find(ChatMessage, {}, { orderBy: { id: 'asc' } });
+}
+
+/** Narrows an ack to its success shape, failing with the refusal when it is not one. */
+export function okAck(ack: Ack): Extract<Ack, { ok: true }> {
+  if (!ack.ok) throw new Error(`expected ok ack, got ${JSON.stringify(ack)}`);
+  return ack;
+}
+
+/** Asserts a refusal ack: exactly `{ok:false, error, code}` with a non-empty message. */
+export function expectRefused(ack: Ack, code: string): void {
+  expect(ack).toEqual({ ok: false, error: expect.any(String), code });
+  expect((ack as { error: string }).error.length).toBeGreaterThan(0);
+}
+
+export const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+export const times = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
+
+export { sleep };
+
+/** Waits until `check` passes (it throws or returns false otherwise), for states read back over REST. */
+export async function eventually(check: () => Promise<boolean | void> | boolean | void, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await check()) !== false) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
