@@ -91,6 +91,12 @@ describe.each(dbKinds())('POST /api/auth/register on %s', (kind) => {
     expectError(await s.api.get('/api/users', res.body.token), 403, 'FORBIDDEN');
   });
 
+  it('refuses a body that tries prototype poisoning (__proto__) with 400 and creates nobody', async () => {
+    const raw = '{"username":"proto-user","password":"proto-password","__proto__":{"role":"ADMIN"}}';
+    expectError(await s.api.request('POST', '/api/auth/register', undefined, { raw }), 400, 'VALIDATION_ERROR');
+    expectError(await s.api.post('/api/auth/login', { username: 'proto-user', password: 'proto-password' }), 401, 'INVALID_CREDENTIALS');
+  });
+
   it.each([['admin'], ['ADMIN'], ['Butler'], ['DAVE.D-1_X']])('refuses the taken name %s (any case) with 409 CONFLICT', async (username) => {
     await s.api.post('/api/auth/register', { username: 'dave.d-1_x', password: 'dave-password' });
     expectError(await s.api.post('/api/auth/register', { username, password: 'another-password' }), 409, 'CONFLICT');
@@ -288,6 +294,14 @@ describe.each(dbKinds())('JWT credentials on %s', (kind) => {
     expect((await s.api.delete(`/api/users/${doomed.user.id}`, s.adminToken)).status).toBe(204);
     expectError(await s.api.get('/api/users/butler', doomed.token), 401, 'UNAUTHORIZED');
     expectError(await s.api.get(`/api/users/${doomed.user.id}`, doomed.token), 401, 'UNAUTHORIZED');
+  });
+
+  it("does not revive a deleted user's JWT when a newer user is created (ids are never reused)", async () => {
+    const last = await s.api.human(s.adminToken, 'last-one');
+    expect((await s.api.delete(`/api/users/${last.user.id}`, s.adminToken)).status).toBe(204);
+    const next = await s.api.human(s.adminToken, 'next-one');
+    expect(next.user.id).toBeGreaterThan(last.user.id);
+    expectError(await s.api.get('/api/users/butler', last.token), 401, 'UNAUTHORIZED');
   });
 
   it("stops a deleted admin's JWT on admin routes at once", async () => {
