@@ -107,25 +107,28 @@ export class MessageHandlers {
 
   private async chat(socket: Socket, sender: SocketIdentity, envelope: IncomingEnvelope, payloadJson: string): Promise<Ack> {
     const target = await this.target(sender, envelope);
-    const { message, duplicate } = await this.deps.messageLog
-      .append({
-        type: 'CHAT',
-        localId: envelope.local_id ?? null,
-        senderId: sender.id,
-        senderName: sender.username,
-        senderRole: sender.role,
-        targetId: target?.id ?? null,
-        payload: payloadJson,
-        streamId: envelope.stream_id ?? null,
-        replyTo: envelope.reply_to ?? null,
-      })
+    const { message } = await this.deps.messageLog
+      .append(
+        {
+          type: 'CHAT',
+          localId: envelope.local_id ?? null,
+          senderId: sender.id,
+          senderName: sender.username,
+          senderRole: sender.role,
+          targetId: target?.id ?? null,
+          payload: payloadJson,
+          streamId: envelope.stream_id ?? null,
+          replyTo: envelope.reply_to ?? null,
+        },
+        ({ message: stored, duplicate }) => {
+          if (duplicate) return; // already delivered the first time
+          this.deps.delivery.conversation(toEnvelope(stored), sender, target, socket.id);
+          for (const l of this.listeners) l.onChat?.(stored, sender, target);
+        },
+      )
       .catch((err) => {
         throw new AppError('UNAVAILABLE', 'The message could not be stored; nothing was sent', { cause: err });
       });
-    if (!duplicate) {
-      this.deps.delivery.conversation(toEnvelope(message), sender, target, socket.id);
-      for (const l of this.listeners) l.onChat?.(message, sender, target);
-    }
     return { ok: true, id: message.id, local_id: message.localId, timestamp: message.createdAt.toISOString() };
   }
 

@@ -20,7 +20,13 @@ interface Held {
  */
 export class ReplayGate {
   private held: Held[] | undefined = [];
-  private replayedUpTo = 0;
+
+  constructor(private replayedUpTo = 0) {}
+
+  /** The highest id a replay has sent to this socket. */
+  get replayedThrough(): number {
+    return this.replayedUpTo;
+  }
 
   /** Whether a live packet must wait (replay running) or be dropped (already replayed). */
   offer(id: number | undefined, deliver: () => void): void {
@@ -30,18 +36,22 @@ export class ReplayGate {
 
   /** Ends the replay at `lastId` and delivers what waited, in arrival order, minus duplicates. */
   release(lastId: number): void {
-    this.replayedUpTo = lastId;
+    this.replayedUpTo = Math.max(this.replayedUpTo, lastId);
     const held = this.held ?? [];
     this.held = undefined;
-    for (const h of held) if (h.id === undefined || h.id > lastId) h.deliver();
+    for (const h of held) if (h.id === undefined || h.id > this.replayedUpTo) h.deliver();
   }
 }
 
 const gates = new WeakMap<object, ReplayGate>();
 
-/** Installs a gate on a socket; call before it joins its rooms. */
+/**
+ * Installs a gate on a socket (before it joins its rooms, or before a resync). A new gate keeps the
+ * filter of the one it replaces: ids already replayed stay filtered.
+ */
 export function openReplayGate(socket: Socket): ReplayGate {
-  const gate = new ReplayGate();
+  const previous = gates.get(socket);
+  const gate = new ReplayGate(previous?.replayedThrough ?? 0);
   gates.set(socket, gate);
   return gate;
 }
@@ -52,7 +62,7 @@ export function openReplayGate(socket: Socket): ReplayGate {
  * the packet seen by `_encode` is the one `apply` delivers. Pinned to socket.io-adapter 2.5.x; the
  * replay tests fail if that contract changes.
  */
-export function withReplayGate<T extends AdapterClass>(Base: T): T {
+export function withReplayGate<T extends AdapterClass>(Base: T, onDelivered?: (id: number) => void): T {
   const Gated = class extends Base {};
   const base = Base.prototype as any;
   const proto = Gated.prototype as any;
@@ -64,10 +74,12 @@ export function withReplayGate<T extends AdapterClass>(Base: T): T {
     const packet = this.packetInFlight as { data?: unknown[] } | undefined;
     this.packetInFlight = undefined;
     if (!packet) return base.apply.call(this, opts, callback);
+    const id = messageId(packet);
+    if (id !== undefined) onDelivered?.(id);
     return base.apply.call(this, opts, (socket: Socket) => {
       const gate = gates.get(socket);
       if (!gate) return callback(socket);
-      gate.offer(messageId(packet), () => callback(socket));
+      gate.offer(id, () => callback(socket));
     });
   };
   return Gated;

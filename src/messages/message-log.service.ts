@@ -27,8 +27,12 @@ export interface Appended {
   duplicate: boolean;
 }
 
+/** Called right after the commit, in id order, before the next group may commit. */
+export type Deliver = (appended: Appended) => void;
+
 interface Pending {
   input: NewMessage;
+  deliver?: Deliver;
   resolve: (r: Appended) => void;
   reject: (e: unknown) => void;
 }
@@ -47,14 +51,17 @@ const REPLAY_PAGE = 500;
  * one append before the next keeps its order.
  *
  * Ids must become visible in id order, or a replay reader asking for "after N" could skip a smaller
- * id that commits late. SQLite has one connection and so one writer; on PostgreSQL each group
- * transaction takes an advisory lock before inserting, so groups (from any replica) commit in the
- * order their ids were drawn.
+ * id that commits late; and clients must receive them in id order, or a `last_id` cursor could
+ * skip one still in flight. SQLite has one connection and so one writer; on PostgreSQL a session
+ * advisory lock spans commit and publish (see `inOrder`), so groups from every replica commit and
+ * go out in the order their ids were drawn.
  */
 export class MessageLogService {
   private queue: Pending[] = [];
   private flushing = false;
   private readonly postgres: boolean;
+  /** Resolves when the deliveries of a group have left this replica (the Redis PUBLISH replies). */
+  private delivered: () => Promise<void> = async () => undefined;
 
   constructor(
     private readonly orm: Orm,
@@ -64,9 +71,18 @@ export class MessageLogService {
     this.postgres = isPostgres(orm.em.getPlatform());
   }
 
-  append(input: NewMessage): Promise<Appended> {
+  /** Makes each group wait for its deliveries to be published before the next group commits. */
+  setDeliveryBarrier(delivered: () => Promise<void>): void {
+    this.delivered = delivered;
+  }
+
+  /**
+   * Stores a message. `deliver` runs after the commit and before the promise resolves, in id order
+   * with every other delivery (a duplicate `local_id` is passed too, flagged, and should not be sent).
+   */
+  append(input: NewMessage, deliver?: Deliver): Promise<Appended> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
+      this.queue.push({ input, deliver, resolve, reject });
       if (!this.flushing) void this.drain();
     });
   }
@@ -81,22 +97,61 @@ export class MessageLogService {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, MAX_BATCH);
+        let results: Appended[];
         try {
-          const results = await this.commit(batch.map((p) => p.input));
-          batch.forEach((p, i) => p.resolve(results[i]));
+          results = await this.inOrder(() => this.commit(batch.map((p) => p.input)), (r) => this.deliverAll(batch, r));
         } catch (err) {
           for (const p of batch) p.reject(err);
+          continue;
         }
+        batch.forEach((p, i) => p.resolve(results[i]));
       }
     } finally {
       this.flushing = false;
     }
   }
 
+  private async deliverAll(batch: Pending[], results: Appended[]): Promise<void> {
+    batch.forEach((p, i) => {
+      try {
+        p.deliver?.(results[i]);
+      } catch {
+        // a delivery fault must not undo a commit; the message is stored and reachable by replay
+      }
+    });
+    await this.delivered();
+  }
+
+  /**
+   * Runs commit-then-deliver while holding the cluster-wide append lock on PostgreSQL (a session
+   * advisory lock on its own connection), so that groups from all replicas commit *and* are
+   * published in id order. SQLite has one connection and one replica: the drain loop is the lock.
+   */
+  private async inOrder<T>(commit: () => Promise<T>, deliver: (r: T) => Promise<void>): Promise<T> {
+    if (!this.postgres) {
+      const r = await commit();
+      await deliver(r);
+      return r;
+    }
+    const knex = this.orm.em.getConnection().getKnex();
+    const conn = await knex.client.acquireConnection();
+    try {
+      await knex.raw('select pg_advisory_lock(?)', [APPEND_LOCK_KEY]).connection(conn);
+      try {
+        const r = await commit();
+        await deliver(r);
+        return r;
+      } finally {
+        await knex.raw('select pg_advisory_unlock(?)', [APPEND_LOCK_KEY]).connection(conn);
+      }
+    } finally {
+      await knex.client.releaseConnection(conn);
+    }
+  }
+
   private async commit(inputs: NewMessage[]): Promise<Appended[]> {
     const em = this.orm.em.fork() as SqlEntityManager;
     const results = await em.transactional(async (tx) => {
-      if (this.postgres) await tx.getConnection().execute('select pg_advisory_xact_lock(?)', [APPEND_LOCK_KEY], 'all', tx.getTransactionContext());
       const existing = await this.findExisting(tx, inputs);
       const now = this.clock.now();
       const out: Appended[] = [];

@@ -1,0 +1,118 @@
+import { EventEmitter } from 'node:events';
+import { RedisAdapter } from '@socket.io/redis-adapter';
+import Redis from 'ioredis';
+import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import type { Logger } from '../shared/logger';
+import { withReplayGate } from './replay-gate';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+/**
+ * The Redis connection of a replica: the publisher and subscriber of the Socket.IO adapter, a
+ * command client for presence, and the replica's view of Redis health.
+ *
+ * Delivery order: ids are committed in id order cluster-wide (see MessageLogService), and a client's
+ * `last_id` is only a safe replay cursor if it also *receives* them in id order. So every room
+ * broadcast, local ones included, goes through Redis and comes back through this replica's own
+ * subscription, and the message log waits for the PUBLISH replies before it lets the next group
+ * commit: one global order, from commit to every socket.
+ *
+ * When Redis is unreachable nothing is delivered live (publishes fail at once: no offline queue that
+ * would replay them out of order later); when the subscriber is back, `recovered` fires with the
+ * highest id this replica had received in order, and the hub sends each socket what it missed.
+ */
+export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: [] }> {
+  readonly pub: Redis;
+  readonly sub: Redis;
+  readonly cmd: Redis;
+  readonly keyPrefix: string;
+  private pending = new Set<Promise<unknown>>();
+  private subReady = false;
+  private wasDown = false;
+  /** The highest message id received through the ordered stream. */
+  private receivedUpTo = 0;
+
+  constructor(url: string, keyPrefix: string, private readonly log: Logger) {
+    super();
+    this.keyPrefix = keyPrefix;
+    const common = { maxRetriesPerRequest: 2, retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000) };
+    this.pub = new Redis(url, { ...common, enableOfflineQueue: false, lazyConnect: true, connectionName: `${keyPrefix}:pub` });
+    this.sub = new Redis(url, { ...common, lazyConnect: true, connectionName: `${keyPrefix}:sub` });
+    this.cmd = new Redis(url, { ...common, enableOfflineQueue: false, lazyConnect: true, connectionName: `${keyPrefix}:cmd` });
+    for (const [name, client] of [['pub', this.pub], ['sub', this.sub], ['cmd', this.cmd]] as const) {
+      client.on('error', (err) => this.log.warn({ client: name, err: err.message }, 'redis error'));
+    }
+    this.sub.on('ready', () => {
+      this.subReady = true;
+      if (this.wasDown) {
+        this.wasDown = false;
+        this.log.info({ floor: this.receivedUpTo }, 'redis is back: resynchronising sockets');
+        this.emit('recovered', this.receivedUpTo);
+      }
+    });
+    this.sub.on('close', () => {
+      if (this.subReady) this.log.warn('redis subscriber lost: live delivery paused');
+      if (this.subReady) this.emit('down');
+      this.subReady = false;
+      this.wasDown = true;
+    });
+  }
+
+  /** Connects; `lastStoredId` is where the ordered stream starts for this replica. */
+  async connect(lastStoredId: number): Promise<void> {
+    await Promise.all([this.pub.connect(), this.sub.connect(), this.cmd.connect()]);
+    this.receivedUpTo = lastStoredId;
+    this.wasDown = false;
+  }
+
+  /** Whether Redis answers now (readiness). */
+  async ping(): Promise<void> {
+    if (!this.subReady) throw new Error('redis subscriber is not connected');
+    await this.cmd.ping();
+  }
+
+  /** Waits until every PUBLISH issued so far has been answered (or failed). */
+  async published(): Promise<void> {
+    if (!this.pending.size) return;
+    const now = [...this.pending];
+    await Promise.allSettled(now);
+  }
+
+  /** The adapter factory for `new Server({adapter})`: Redis, ordered, with the replay gate. */
+  adapter(): (nsp: unknown) => Adapter {
+    const link = this;
+    const Gated = withReplayGate(RedisAdapter as any, (id) => {
+      if (id > link.receivedUpTo) link.receivedUpTo = id;
+    }) as unknown as new (...args: any[]) => any;
+    class OrderedRedisAdapter extends Gated {
+      broadcast(packet: any, opts: BroadcastOptions): void {
+        packet.nsp = this.nsp.name;
+        if (opts.flags?.local) return (Adapter.prototype.broadcast as any).call(this, packet, opts);
+        const raw = { rooms: [...opts.rooms], except: [...new Set(opts.except)], flags: opts.flags };
+        // A uid that differs from ours, so that our own subscription delivers it to our sockets too.
+        const msg = this.parser.encode([`${this.uid}:ordered`, packet, raw]);
+        let channel: string = this.channel;
+        if (opts.rooms && opts.rooms.size === 1) channel += `${opts.rooms.values().next().value}#`;
+        link.track(this.pubClient.publish(channel, msg));
+      }
+    }
+    return (nsp) =>
+      <Adapter>new OrderedRedisAdapter(nsp, this.pub, this.sub, { key: `${this.keyPrefix}#socket.io`, requestsTimeout: 3000 });
+  }
+
+  private track(p: Promise<unknown>): void {
+    const guarded = p.catch((err) => {
+      this.log.warn({ err: (err as Error).message }, 'redis publish failed: delivery waits for recovery');
+      this.wasDown = true;
+    });
+    this.pending.add(guarded);
+    void guarded.finally(() => this.pending.delete(guarded));
+  }
+
+  async close(): Promise<void> {
+    await this.published();
+    this.removeAllListeners();
+    await Promise.allSettled([this.pub.quit(), this.sub.quit(), this.cmd.quit()]);
+    for (const c of [this.pub, this.sub, this.cmd]) c.disconnect();
+  }
+}
