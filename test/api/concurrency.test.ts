@@ -74,6 +74,21 @@ describe.each(dbKinds())('concurrent writers on %s', (kind) => {
   });
 });
 
+describe('SQLite connection settings', () => {
+  it('runs in WAL mode with a busy timeout and foreign keys on', async () => {
+    const s = await startServer('sqlite');
+    try {
+      const conn = s.app.orm.em.getConnection();
+      const one = async (pragma: string) => Object.values((await conn.execute(`pragma ${pragma}`))[0] as object)[0];
+      expect(await one('journal_mode')).toBe('wal');
+      expect(Number(await one('busy_timeout'))).toBeGreaterThanOrEqual(1000);
+      expect(Number(await one('foreign_keys'))).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 const pg = postgresUrl ? describe : describe.skip;
 
 pg('bootstrap when two replicas start at the same moment on one fresh PostgreSQL', () => {
