@@ -8,7 +8,7 @@ import type { App } from '../../src/app';
 import { ChatMessage } from '../../src/messages/chat-message.entity';
 import { SystemLog } from '../../src/messages/system-log.entity';
 import type { Ack, Envelope } from '../../src/shared/protocol';
-import { closeAllSockets, sleep } from '../helpers/sockets';
+import { closeAllSockets, expectNothing, sleep } from '../helpers/sockets';
 
 export type Nsp = 'chat' | 'agents' | 'monitor';
 
@@ -188,3 +188,15 @@ export async function eventually(check: () => Promise<boolean | void> | boolean 
     await sleep(20);
   }
 }
+
+/**
+ * Waits once, then asserts that none of the clients received a matching envelope (the "must not
+ * arrive" half of a routing check).
+ */
+export async function expectNoneOf(clients: RtClient[], match: (e: Envelope) => boolean, ms = 200): Promise<void> {
+  await sleep(ms);
+  for (const c of clients) await expectNothing(c, match, 0);
+}
+
+/** Matches envelopes by payload (tests use unique payload strings). */
+export const withPayload = (payload: unknown) => (e: Envelope) => JSON.stringify(e.payload) === JSON.stringify(payload);
