@@ -15,6 +15,8 @@ import type { Config } from './config/config';
 import { initOrm, type Orm } from './db/orm';
 import { Hub } from './hub/hub';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
+import { RedisLink } from './hub/redis-link';
+import { RedisPresence } from './hub/redis-presence';
 import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
 import { ormContext, requestLifecycle } from './http/middleware';
@@ -25,7 +27,6 @@ import { SystemLogService } from './messages/system-log.service';
 import { systemClock, type Clock } from './shared/clock';
 import { createLogger, type Logger } from './shared/logger';
 import { createMetrics } from './shared/metrics';
-import type { HubPort } from './shared/ports';
 import { bootstrapUsers } from './users/bootstrap';
 import { usersRoutes } from './users/users.routes';
 import { UsersService } from './users/users.service';
@@ -70,9 +71,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const orm = await initOrm(config, logger.child({ module: 'db' }));
 
   // The hub is wired after the services it serves; services reach it through a late-bound port.
-  let hubPort: HubPort | undefined;
+  let hubPort: Hub | undefined;
   const hub = () => hubPort!;
-  const presence: PresenceTracker = new MemoryPresence();
+  // With REDIS_URL: the Redis adapter and presence shared by every replica; without it, in memory.
+  const link = config.redis ? new RedisLink(config.redis.url, config.redis.keyPrefix, logger.child({ module: 'redis' })) : undefined;
+  const presence: PresenceTracker = link
+    ? new RedisPresence(link.cmd, config.redis!.keyPrefix, logger.child({ module: 'presence' }), (id) => hubPort!.agentGone(id))
+    : new MemoryPresence();
   let draining = false;
 
   const passwords = new PasswordHasher(config.bcryptRounds);
@@ -83,6 +88,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const systemLog = new SystemLogService(orm, clock, hub);
   const history = new ChatHistoryService(orm);
   const messageLog = new MessageLogService(orm, clock, (type) => metrics.messagesStored.inc({ type }));
+  if (link) {
+    await link.connect(await messageLog.lastId());
+    await (presence as RedisPresence).start();
+    messageLog.setDeliveryBarrier(() => link.published());
+  }
   await bootstrapUsers(orm, users, config, logger.child({ module: 'bootstrap' }));
 
   const guards = createGuards({ jwt, users, agents });
@@ -102,6 +112,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     async check() {
       if (draining) throw new Error('shutting down');
       await orm.em.getConnection().execute('select 1');
+      await link?.ping();
     },
   };
   for (const router of [
@@ -116,8 +127,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
-  const realtime = new Hub(server, { config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence });
+  const realtime = new Hub(server, {
+    config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, adapter: link?.adapter(),
+  });
   hubPort = realtime;
+  link?.on('recovered', (floor) => realtime.resync(floor));
   let baseUrl = '';
   let closing: Promise<void> | undefined;
 
@@ -134,6 +148,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await Promise.race([drained, deadline]);
     server.closeAllConnections();
     await presence.close();
+    await link?.close();
     await orm.close(true);
     logger.info('closed');
   }

@@ -137,13 +137,41 @@ export class Hub implements HubPort {
 
   private async agentLeft(agent: SocketIdentity, socketId: string): Promise<void> {
     try {
-      if (!(await this.deps.presence.remove(agent.id, socketId))) return;
-      await RequestContext.create(this.deps.orm.em, () =>
-        this.deps.orm.em.nativeUpdate(User, { id: agent.id }, { lastSeenAt: this.deps.clock.now() }),
-      );
-      await this.announcePresence(agent.id);
+      if (await this.deps.presence.remove(agent.id, socketId)) await this.agentGone(agent.id);
     } catch (err) {
       this.log.error({ err, agentId: agent.id }, 'presence update failed');
+    }
+  }
+
+  /** An agent's last socket is gone (here, or on a replica that died): store last_seen_at, announce. */
+  async agentGone(agentId: number): Promise<void> {
+    await RequestContext.create(this.deps.orm.em, () =>
+      this.deps.orm.em.nativeUpdate(User, { id: agentId }, { lastSeenAt: this.deps.clock.now() }),
+    );
+    await this.announcePresence(agentId);
+  }
+
+  /**
+   * After a Redis outage this replica may have missed deliveries: each of its sockets gets every
+   * visible message above `floor` (minus what it already had), through a gate, like a replay.
+   */
+  resync(floor: number): void {
+    for (const nsp of [this.delivery.chat, this.delivery.agents]) {
+      for (const socket of nsp.sockets.values()) {
+        const gate = openReplayGate(socket);
+        const user = (socket.data as SocketData).user;
+        this.track(this.replay(socket, user, Math.max(floor, gate.replayedThrough), gate));
+      }
+    }
+    const reconcile = this.deps.presence.reconcile;
+    if (reconcile) {
+      const local = [...this.delivery.agents.sockets.values()].map((s) => ({ agentId: (s.data as SocketData).user.id, socketId: s.id }));
+      this.track(
+        reconcile
+          .call(this.deps.presence, local)
+          .then((ids) => Promise.all(ids.map((id) => this.announcePresence(id))))
+          .catch((err) => this.log.error({ err }, 'presence reconcile failed')),
+      );
     }
   }
 

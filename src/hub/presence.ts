@@ -7,6 +7,8 @@ import type { PresencePort } from '../shared/ports';
 export interface PresenceTracker extends PresencePort {
   add(agentId: number, socketId: string): Promise<boolean>;
   remove(agentId: number, socketId: string): Promise<boolean>;
+  /** Re-registers this replica's sockets after an outage of the shared store; returns agents touched. */
+  reconcile?(local: { agentId: number; socketId: string }[]): Promise<number[]>;
   close(): Promise<void>;
 }
 

@@ -96,8 +96,11 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
         link.track(this.pubClient.publish(channel, msg));
       }
     }
-    return (nsp) =>
-      <Adapter>new OrderedRedisAdapter(nsp, this.pub, this.sub, { key: `${this.keyPrefix}#socket.io`, requestsTimeout: 3000 });
+    const { pub, sub, keyPrefix } = this;
+    // Socket.IO calls the adapter with `new`: a plain function that returns the instance works.
+    return function createOrderedAdapter(nsp: unknown) {
+      return <Adapter>new OrderedRedisAdapter(nsp, pub, sub, { key: `${keyPrefix}#socket.io`, requestsTimeout: 3000 });
+    };
   }
 
   private track(p: Promise<unknown>): void {
