@@ -6,6 +6,11 @@ import { LOG_LEVELS } from '../messages/system-log.entity';
 import type { Role } from '../users/user.entity';
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/**
+ * A stored message's id: PostgreSQL keeps ids (and `reply_to`) in a 32-bit `integer`, so a larger value
+ * names no message and would make the whole group commit fail for every sender in it.
+ */
+const messageId = z.number().int().positive().max(2_147_483_647, 'reply_to must be a message id');
 
 /** What a client may put in an envelope; server-set fields (`id`, `sender_*`, `timestamp`) are dropped. */
 const envelopeSchema = z.object({
@@ -16,7 +21,7 @@ const envelopeSchema = z.object({
   payload: z.unknown(),
   local_id: z.string().min(1, 'local_id must not be empty').max(64, 'local_id must be at most 64 characters').nullish(),
   stream_id: z.string().min(1, 'stream_id must not be empty').max(128, 'stream_id must be at most 128 characters').nullish(),
-  reply_to: id.nullish(),
+  reply_to: messageId.nullish(),
 });
 
 export type IncomingEnvelope = z.infer<typeof envelopeSchema>;
