@@ -1,11 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
+import { RequestContext } from '@mikro-orm/core';
 import { bodyParser } from '@koa/bodyparser';
 import cors from '@koa/cors';
 import { AgentsService } from './agents/agents.service';
 import { agentsRoutes } from './agents/agents.routes';
 import { createGuards } from './auth/auth.middleware';
+import { authorizationRoutes } from './butler/authorization.routes';
+import { Butler } from './butler/butler';
+import type { Brain } from './butler/brain';
 import { authRoutes } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
 import { JwtService } from './auth/jwt';
@@ -13,6 +17,7 @@ import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
 import type { Config } from './config/config';
 import { initOrm, type Orm } from './db/orm';
+import { HubButlerOutbox } from './hub/butler-outbox';
 import { Hub } from './hub/hub';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
 import { RedisLink } from './hub/redis-link';
@@ -34,6 +39,8 @@ import { UsersService } from './users/users.service';
 export interface AppDeps {
   logger?: Logger;
   clock?: Clock;
+  /** Replaces the Butler's configured brain (tests). */
+  brain?: Brain;
 }
 
 export interface App {
@@ -42,6 +49,7 @@ export interface App {
   readonly server: Server;
   readonly logger: Logger;
   readonly hub: Hub;
+  readonly butler: Butler;
   readonly services: {
     users: UsersService;
     agents: AgentsService;
@@ -94,6 +102,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     messageLog.setDeliveryBarrier(() => link.published());
   }
   await bootstrapUsers(orm, users, config, logger.child({ module: 'bootstrap' }));
+  const butlerSelf = await RequestContext.create(orm.em, () => users.getButler());
+  const outbox = new HubButlerOutbox({
+    self: () => ({ id: butlerSelf.id, username: butlerSelf.username, role: 'BUTLER' }),
+    messageLog,
+    delivery: () => hub().delivery,
+    presence,
+    clock,
+    systemEnvelope: (type, payload) => hub().systemEnvelope(type, payload),
+  });
+  const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain });
 
   const guards = createGuards({ jwt, users, agents });
   const koa = new Koa<AppState>({ proxy: config.trustProxy });
@@ -121,6 +139,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     agentsRoutes(agents, users, guards),
     usersRoutes(users, guards),
     messagesRoutes({ systemLog, history, users, maxPayloadBytes: config.maxPayloadBytes }, guards),
+    authorizationRoutes(butler, guards),
   ]) {
     koa.use(router.routes());
   }
@@ -132,6 +151,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
   hubPort = realtime;
   link?.on('recovered', (floor) => realtime.resync(floor));
+  realtime.addListener(butler);
+  await butler.start();
   let baseUrl = '';
   let closing: Promise<void> | undefined;
 
@@ -145,6 +166,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     });
     // Sockets first (clients reconnect to another replica and replay), with in-flight commits finished.
     await Promise.race([realtime.close(), deadline]);
+    await Promise.race([butler.close(), deadline]);
     await Promise.race([drained, deadline]);
     server.closeAllConnections();
     await presence.close();
@@ -159,6 +181,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     server,
     logger,
     hub: realtime,
+    butler,
     services: { users, agents, auth, systemLog, messageLog, jwt },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {

@@ -1,0 +1,30 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { Guards } from '../auth/auth.middleware';
+import { principal, type AppState } from '../http/context';
+import { parseOrThrow, parseQuery } from '../shared/paging';
+import { authListQuerySchema } from './authorization.service';
+import type { Butler } from './butler';
+
+const responseSchema = z.object({
+  action_id: z.string({ error: 'action_id is required' }).min(1).max(64),
+  approved: z.boolean({ error: 'approved must be true or false' }),
+});
+
+/** `GET /api/chat/auth/requests` and `POST /api/chat/auth/response` (PROTOCOL §2, §6). */
+export function authorizationRoutes(butler: Butler, guards: Guards): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/chat/auth' });
+
+  router.get('/requests', guards.human, async (ctx) => {
+    const me = principal(ctx);
+    const query = parseQuery(authListQuerySchema, ctx.query);
+    ctx.body = await butler.store.list(query, me.role === 'ADMIN' ? undefined : me.id);
+  });
+
+  router.post('/response', guards.admin, async (ctx) => {
+    const { action_id, approved } = parseOrThrow(responseSchema, ctx.request.body);
+    ctx.body = await butler.flow.decide(principal(ctx).id, action_id, approved);
+  });
+
+  return router;
+}

@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import { RequestContext } from '@mikro-orm/core';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type { Config } from '../config/config';
+import type { Orm } from '../db/orm';
+import type { ChatHistoryService } from '../messages/chat-history.service';
+import type { ChatMessage } from '../messages/chat-message.entity';
+import { toEnvelope } from '../messages/envelope';
+import type { SystemLogService } from '../messages/system-log.service';
+import type { Clock } from '../shared/clock';
+import type { Logger } from '../shared/logger';
+import type { Ack } from '../shared/protocol';
+import type { UsersService } from '../users/users.service';
+import { AuthorizationFlow } from './authorization.flow';
+import { AuthorizationStore } from './authorization.service';
+import type { Brain } from './brain';
+import type { ButlerOutbox, Party } from './butler.port';
+import { LlmBrain } from './llm-brain';
+import { asText, ConversationMemory } from './memory';
+import { RulesBrain } from './rules-brain';
+import { butlerTools } from './tools';
+
+const SWEEP_MS = 1_000;
+
+export interface ButlerDeps {
+  config: Config;
+  orm: Orm;
+  clock: Clock;
+  logger: Logger;
+  users: UsersService;
+  systemLog: SystemLogService;
+  history: ChatHistoryService;
+  outbox: ButlerOutbox;
+  /** A brain to use instead of the configured one (tests). */
+  brain?: Brain;
+}
+
+/** The configured brain: the model when BUTLER_BASE_URL/BUTLER_MODEL are set, the rules otherwise. */
+export function brainFor(config: Config): Brain {
+  const { baseUrl, apiToken, model, turnTimeoutMs } = config.butler;
+  return baseUrl && model ? new LlmBrain({ baseUrl, apiToken, model, timeoutMs: turnTimeoutMs }) : new RulesBrain();
+}
+
+/**
+ * The in-process coordinator (PROTOCOL §6). It consumes the CHATs addressed to it that this replica
+ * received: a human's starts a turn (one at a time per user, users in parallel, each under a
+ * deadline); an agent's can only answer one of the Butler's directives.
+ */
+export class Butler {
+  readonly brain: Brain;
+  readonly store: AuthorizationStore;
+  readonly flow: AuthorizationFlow;
+  private readonly memory: ConversationMemory;
+  private readonly log: Logger;
+  private readonly turns = new Map<number, Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private self!: Party;
+
+  constructor(private readonly deps: ButlerDeps) {
+    this.brain = deps.brain ?? brainFor(deps.config);
+    this.log = deps.logger.child({ module: 'butler', mode: this.brain.mode });
+    this.store = new AuthorizationStore(deps.orm, deps.clock, deps.config.butler.authTimeoutMs);
+    this.flow = new AuthorizationFlow({
+      orm: deps.orm,
+      clock: deps.clock,
+      logger: this.log,
+      store: this.store,
+      outbox: deps.outbox,
+      agentTimeoutMs: deps.config.butler.agentTimeoutMs,
+      track: (w) => this.track(w),
+    });
+    this.memory = new ConversationMemory(deps.history, this.brain);
+  }
+
+  async start(): Promise<void> {
+    const butler = await RequestContext.create(this.deps.orm.em, () => this.deps.users.getButler());
+    this.self = { id: butler.id, username: butler.username, role: 'BUTLER' };
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Hub listener: a stored CHAT was delivered. Runs inside the delivery; must not block. */
+  onChat(message: ChatMessage, sender: Party, target: Party | null): void {
+    if (target?.role !== 'BUTLER') return;
+    if (sender.role === 'AGENT') {
+      this.deps.outbox.mirrorFromAgent(sender.id, toEnvelope(message));
+      this.track(this.job(() => this.flow.agentAnswered(sender.id, message)));
+    } else if (sender.role === 'ADMIN' || sender.role === 'MEMBER') {
+      this.enqueueTurn(sender, message);
+    }
+  }
+
+  /** Hub listener: an admin's AUTH_RESPONSE. */
+  async onAuthResponse(admin: Party, actionId: string, approved: boolean): Promise<Ack> {
+    const r = await this.flow.decide(admin.id, actionId, approved);
+    return { ok: true, ...r };
+  }
+
+  private enqueueTurn(user: Party, message: ChatMessage): void {
+    const previous = this.turns.get(user.id) ?? Promise.resolve();
+    const next = previous.then(() => this.turn(user, message));
+    this.turns.set(user.id, next);
+    this.track(next);
+    void next.finally(() => {
+      if (this.turns.get(user.id) === next) this.turns.delete(user.id);
+    });
+  }
+
+  /** One turn: stream chunks, one stored CHAT with the whole text, then CHAT_STREAM_END, always. */
+  private async turn(user: Party, message: ChatMessage): Promise<void> {
+    const streamId = `s_${randomBytes(9).toString('base64url')}`;
+    const { outbox } = this.deps;
+    let text = '';
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(new Error('turn deadline')), this.deps.config.butler.turnTimeoutMs);
+    try {
+      await this.job(async () => {
+        const history = await this.memory.load(user.id, this.self.id, message.id, controller.signal);
+        const tools = butlerTools(this.deps, (agent, command, reason) => this.flow.file(user, agent, command, reason));
+        await this.brain.reply(
+          { username: user.username, text: asText(JSON.parse(message.payload)), history },
+          {
+            emit: (chunk) => {
+              if (controller.signal.aborted || !chunk) return;
+              text += chunk;
+              outbox.stream(user, 'CHAT_STREAM', streamId, chunk, message.id);
+            },
+            tools,
+            signal: controller.signal,
+          },
+        );
+      });
+      if (!text.trim()) text = 'I have nothing to add.';
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err), userId: user.id }, 'turn failed');
+      text += `${text ? '\n\n' : ''}Sorry, I could not finish this answer: ${plainReason(err, controller.signal.aborted, this.deps.config.butler.turnTimeoutMs)}.`;
+    } finally {
+      clearTimeout(deadline);
+    }
+    try {
+      await outbox.chat(user, text, { streamId, replyTo: message.id });
+    } catch (err) {
+      this.log.error({ err, userId: user.id }, 'could not store the reply');
+    }
+    outbox.stream(user, 'CHAT_STREAM_END', streamId, null, message.id);
+  }
+
+  private sweep(): void {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    const run = this.job(() => this.flow.sweep())
+      .catch((err) => this.log.error({ err }, 'authorization sweep failed'))
+      .finally(() => (this.sweeping = false));
+    this.track(run);
+  }
+
+  /** One ORM context per Butler job. */
+  private job<T>(work: () => Promise<T>): Promise<T> {
+    return RequestContext.create(this.deps.orm.em, work);
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.inFlight.add(work);
+    void work.catch(() => undefined).finally(() => this.inFlight.delete(work));
+  }
+
+  /** Stops the sweeper and waits for turns and decisions in progress. */
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+/** What went wrong, in words a user understands. */
+function plainReason(err: unknown, timedOut: boolean, turnTimeoutMs: number): string {
+  if (timedOut || err instanceof APIUserAbortError) return `it took longer than ${Math.round(turnTimeoutMs / 1000)} seconds`;
+  if (err instanceof APIConnectionTimeoutError) return 'the language model did not answer in time';
+  if (err instanceof APIConnectionError) return 'I could not reach the language model';
+  if (err instanceof APIError) return `the language model returned an error${err.status ? ` (HTTP ${err.status})` : ''}`;
+  return 'something went wrong on my side';
+}

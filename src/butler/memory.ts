@@ -1,0 +1,51 @@
+import type { ChatHistoryService } from '../messages/chat-history.service';
+import type { Brain, HistoryItem } from './brain';
+
+const MAX_MESSAGES = 60;
+const KEEP_CHARS = 8_000;
+
+/**
+ * A conversation's context, rebuilt from the stored history on every turn, so any replica can continue
+ * it and a restart loses nothing. Bounded: the newest turns that fit KEEP_CHARS stay verbatim; older
+ * ones are summarised by the model when there is one, and dropped otherwise.
+ */
+export class ConversationMemory {
+  /** Summaries by user and the last message id they cover (per replica; a miss just recomputes). */
+  private readonly summaries = new Map<number, { upTo: number; text: string }>();
+
+  constructor(
+    private readonly history: ChatHistoryService,
+    private readonly brain: Brain,
+  ) {}
+
+  async load(userId: number, butlerId: number, beforeId: number, signal: AbortSignal): Promise<HistoryItem[]> {
+    const rows = await this.history.conversation(userId, butlerId, { before_id: beforeId, limit: MAX_MESSAGES });
+    const items = rows
+      .filter((m) => m.type === 'CHAT')
+      .map((m) => ({ id: m.id!, item: { role: m.sender_id === butlerId ? 'assistant' : 'user', content: asText(m.payload) } as HistoryItem }));
+    let used = 0;
+    let cut = items.length;
+    while (cut > 0 && used + items[cut - 1].item.content.length <= KEEP_CHARS) used += items[--cut].item.content.length;
+    const kept = items.slice(cut).map((x) => x.item);
+    const older = items.slice(0, cut);
+    if (!older.length || !this.brain.summarise) return kept;
+    const upTo = older[older.length - 1].id;
+    let summary = this.summaries.get(userId);
+    if (summary?.upTo !== upTo) {
+      summary = { upTo, text: await this.brain.summarise(older.map((x) => x.item), signal) };
+      this.summaries.set(userId, summary);
+    }
+    return [{ role: 'assistant', content: `Summary of our earlier conversation: ${summary.text}` }, ...kept];
+  }
+}
+
+/** The text of a CHAT payload: a string as is, `{text}`/`{content}` objects by field, else JSON. */
+export function asText(payload: unknown): string {
+  if (typeof payload === 'string') return payload;
+  if (payload && typeof payload === 'object') {
+    const p = payload as { text?: unknown; content?: unknown };
+    if (typeof p.text === 'string') return p.text;
+    if (typeof p.content === 'string') return p.content;
+  }
+  return JSON.stringify(payload);
+}
