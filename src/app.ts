@@ -134,7 +134,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     },
   };
   for (const router of [
-    healthRoutes(readiness, metrics),
+    healthRoutes(readiness, metrics, config.production),
     authRoutes(auth),
     agentsRoutes(agents, users, guards),
     usersRoutes(users, guards),

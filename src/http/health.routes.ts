@@ -9,7 +9,7 @@ export interface Readiness {
 }
 
 /** Liveness, readiness, metrics and ping: no authentication, no database context needed. */
-export function healthRoutes(readiness: Readiness, metrics: Metrics): Router<AppState> {
+export function healthRoutes(readiness: Readiness, metrics: Metrics, production: boolean): Router<AppState> {
   const router = new Router<AppState>();
 
   router.get('/api/ping', (ctx) => {
@@ -24,7 +24,8 @@ export function healthRoutes(readiness: Readiness, metrics: Metrics): Router<App
     try {
       await readiness.check();
     } catch (err) {
-      throw unavailable(err instanceof Error ? `Not ready: ${err.message}` : 'Not ready');
+      // The cause can name hosts and ports: only outside production does it go to the client.
+      throw unavailable(!production && err instanceof Error ? `Not ready: ${err.message}` : 'Not ready');
     }
     ctx.body = { status: 'ready' };
   });

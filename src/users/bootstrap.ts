@@ -13,8 +13,8 @@ import { BUTLER_USERNAME, type UsersService } from './users.service';
 export async function bootstrapUsers(orm: Orm, users: UsersService, config: Config, logger: Logger): Promise<void> {
   await RequestContext.create(orm.em, async () => {
     if (!(await orm.em.findOne(User, { role: 'BUTLER' }))) {
-      await ignoreTaken(users.insertUnique(async (em) => users.newUser(em, BUTLER_USERNAME, 'BUTLER', 'The in-process coordinator')));
-      logger.info('created the Butler user');
+      const created = await ignoreTaken(users.insertUnique(async (em) => users.newUser(em, BUTLER_USERNAME, 'BUTLER', 'The in-process coordinator')));
+      if (created) logger.info('created the Butler user');
     }
     if (!(await orm.em.findOne(User, { role: 'ADMIN' }))) {
       const created = await ignoreTaken(users.createHuman({ username: config.admin.username, password: config.admin.password, role: 'ADMIN' }));
