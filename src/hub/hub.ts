@@ -39,6 +39,9 @@ export interface HubDeps {
   adapter?: (nsp: unknown) => Adapter;
 }
 
+/** Server-side event (replica to replica): a user was deleted, forget their directory entry. */
+const FORGET_USER = 'directory:forget';
+
 export const SYSTEM_SENDER = { sender_id: 0, sender_name: 'system', sender_role: 'SYSTEM' } as const;
 
 /**
@@ -70,6 +73,9 @@ export class Hub implements HubPort {
     this.delivery = new Delivery(this.io);
     this.directory = new Directory(deps.orm, deps.users);
     this.handlers = new MessageHandlers({ ...deps, delivery: this.delivery, directory: this.directory, hub: this, track: (w) => this.track(w) });
+
+    // A user deleted on another replica: drop the cached lookup here too, so a CHAT to them is NOT_FOUND.
+    this.io.on(FORGET_USER as never, (id: number) => this.directory.forget(id));
 
     const hs = { orm: deps.orm, jwt: deps.jwt, users: deps.users, agents: deps.agents, logger: this.log };
     for (const kind of ['chat', 'agents', 'monitor'] as NamespaceKind[]) {
@@ -204,6 +210,7 @@ export class Hub implements HubPort {
 
   credentialsRevoked(userId: number): void {
     this.directory.forget(userId);
+    if (this.deps.adapter) this.io.serverSideEmit(FORGET_USER, userId);
     this.delivery.disconnectUser(userId);
   }
 
