@@ -1,0 +1,97 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Helpers shared by the Butler suites: one turn seen from the user's socket, unique names per test,
+ * a cross-socket timeline for ordering assertions, and short waits on authorization traffic.
+ */
+import type { Envelope } from '../../src/shared/protocol';
+import type { TestServer } from '../helpers/server';
+import type { Client } from '../helpers/sockets';
+
+let counter = 0;
+/** A username no other test in this process uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}${++counter}_${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export async function butlerId(s: TestServer): Promise<number> {
+  const res = await s.api.get('/api/users/butler', s.adminToken);
+  if (res.status !== 200) throw new Error(`GET /api/users/butler: ${res.status}`);
+  return res.body.id;
+}
+
+/** A turn as the user's socket saw it. */
+export interface SeenTurn {
+  /** The ack of the user's CHAT (its `id` is the turn's `reply_to`). */
+  id: number;
+  chunks: Envelope[];
+  final: Envelope;
+  end: Envelope;
+  /** Indexes in `client.received`, for ordering assertions. */
+  firstChunkAt: number;
+  endAt: number;
+}
+
+/** Sends a CHAT to the Butler and resolves with the ack id (the turn runs in the background). */
+export async function say(client: Client, butler: number, text: string): Promise<number> {
+  const ack = await client.send({ type: 'CHAT', target_id: butler, payload: text });
+  if (!ack.ok) throw new Error(`CHAT refused: ${JSON.stringify(ack)}`);
+  return ack.id!;
+}
+
+/** Waits for the whole turn that answers message `id` and returns what the socket received for it. */
+export async function seenTurn(client: Client, id: number, timeoutMs = 10_000): Promise<SeenTurn> {
+  const end = await client.waitFor((e) => e.type === 'CHAT_STREAM_END' && e.reply_to === id, timeoutMs);
+  const final = await client.waitFor((e) => e.type === 'CHAT' && e.reply_to === id && e.sender_role === 'BUTLER', 2_000);
+  const chunks = client.received.filter((e) => e.type === 'CHAT_STREAM' && e.reply_to === id);
+  const firstChunk = chunks[0];
+  return {
+    id,
+    chunks,
+    final,
+    end,
+    firstChunkAt: firstChunk ? client.received.indexOf(firstChunk) : -1,
+    endAt: client.received.indexOf(end),
+  };
+}
+
+/** Sends a CHAT to the Butler and waits for its whole answer. */
+export async function turn(client: Client, butler: number, text: string, timeoutMs?: number): Promise<SeenTurn> {
+  return seenTurn(client, await say(client, butler, text), timeoutMs);
+}
+
+/** The text the chunks of a turn add up to. */
+export const joined = (t: SeenTurn): string => t.chunks.map((c) => c.payload as string).join('');
+
+/** Events from several sockets in the one order this process received them. */
+export interface Timeline {
+  events: { who: string; e: Envelope }[];
+  index(who: string, match: (e: Envelope) => boolean): number;
+}
+
+export function timeline(clients: Record<string, Client>): Timeline {
+  const events: Timeline['events'] = [];
+  for (const [who, c] of Object.entries(clients)) c.socket.on('message', (e: Envelope) => events.push({ who, e }));
+  return { events, index: (who, match) => events.findIndex((x) => x.who === who && match(x.e)) };
+}
+
+export const isAuth = (type: 'AUTH_REQUEST' | 'AUTH_STATUS_UPDATE', actionId?: string, status?: string) => (e: Envelope) =>
+  e.type === type && (!actionId || (e.payload as any)?.action_id === actionId) && (!status || (e.payload as any)?.status === status);
+
+/** The AUTH_STATUS_UPDATE statuses a socket received for one action, in order. */
+export function statuses(client: Client, actionId: string): string[] {
+  return client.received.filter(isAuth('AUTH_STATUS_UPDATE', actionId)).map((e) => (e.payload as any).status);
+}
+
+/** Polls until `check` stops throwing (for states reached in the background). */
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
