@@ -18,18 +18,30 @@ export class ConversationMemory {
     private readonly brain: Brain,
   ) {}
 
-  async load(userId: number, butlerId: number, beforeId: number, signal: AbortSignal): Promise<HistoryItem[]> {
-    const rows = await this.history.conversation(userId, butlerId, { before_id: beforeId, limit: MAX_MESSAGES });
+  /**
+   * The context for the turn answering message `currentId`. A user may send while an earlier turn is
+   * still streaming, so that turn's answer can have a larger id than `currentId`: read the newest
+   * history, leave out the current and later questions (and answers to them), and put each answer
+   * right after the question it replies to.
+   */
+  async load(userId: number, butlerId: number, currentId: number, signal: AbortSignal): Promise<HistoryItem[]> {
+    const rows = await this.history.conversation(userId, butlerId, { limit: MAX_MESSAGES });
     const items = rows
       .filter((m) => m.type === 'CHAT')
-      .map((m) => ({ id: m.id!, item: { role: m.sender_id === butlerId ? 'assistant' : 'user', content: asText(m.payload) } as HistoryItem }));
+      .filter((m) => (m.sender_id === butlerId ? (m.reply_to ?? 0) < currentId : m.id! < currentId))
+      .map((m) => ({
+        id: m.id!,
+        at: m.sender_id === butlerId && m.reply_to ? m.reply_to + 0.5 : m.id!,
+        item: { role: m.sender_id === butlerId ? 'assistant' : 'user', content: asText(m.payload) } as HistoryItem,
+      }))
+      .sort((a, b) => a.at - b.at);
     let used = 0;
     let cut = items.length;
     while (cut > 0 && used + items[cut - 1].item.content.length <= KEEP_CHARS) used += items[--cut].item.content.length;
     const kept = items.slice(cut).map((x) => x.item);
     const older = items.slice(0, cut);
     if (!older.length || !this.brain.summarise) return kept;
-    const upTo = older[older.length - 1].id;
+    const upTo = Math.max(...older.map((x) => x.id));
     let summary = this.summaries.get(userId);
     if (summary?.upTo !== upTo) {
       summary = { upTo, text: await this.brain.summarise(older.map((x) => x.item), signal) };
