@@ -131,6 +131,8 @@ export class Butler {
             signal: controller.signal,
           },
         );
+        // The openai stream ends quietly when aborted: a reply cut off by the deadline is not complete.
+        controller.signal.throwIfAborted();
       });
       if (!text.trim()) text = 'I have nothing to add.';
     } catch (err) {
@@ -175,9 +177,19 @@ export class Butler {
 
 /** What went wrong, in words a user understands. */
 function plainReason(err: unknown, timedOut: boolean, turnTimeoutMs: number): string {
-  if (timedOut || err instanceof APIUserAbortError) return `it took longer than ${Math.round(turnTimeoutMs / 1000)} seconds`;
+  if (timedOut || err instanceof APIUserAbortError) {
+    const seconds = Math.round(turnTimeoutMs / 100) / 10;
+    return `it took longer than ${seconds} second${seconds === 1 ? '' : 's'}`;
+  }
   if (err instanceof APIConnectionTimeoutError) return 'the language model did not answer in time';
   if (err instanceof APIConnectionError) return 'I could not reach the language model';
   if (err instanceof APIError) return `the language model returned an error${err.status ? ` (HTTP ${err.status})` : ''}`;
+  if (connectionLost(err)) return 'the connection to the language model broke off';
   return 'something went wrong on my side';
+}
+
+/** A response body cut off mid-stream: fetch (undici) rejects with `TypeError: terminated`, unwrapped by the SDK. */
+function connectionLost(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } })?.cause;
+  return (err instanceof TypeError && err.message === 'terminated') || ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'].includes(cause?.code ?? '');
 }

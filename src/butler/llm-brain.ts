@@ -96,6 +96,8 @@ export class LlmBrain implements Brain {
         if (tc.function?.arguments) call.args += tc.function.arguments;
       }
     }
+    // An aborted stream ends without an error: never run tool calls whose arguments were cut off.
+    io.signal.throwIfAborted();
     return calls.filter(Boolean);
   }
 
