@@ -5,7 +5,7 @@
  */
 import type { Envelope } from '../../src/shared/protocol';
 import type { TestServer } from '../helpers/server';
-import type { Client } from '../helpers/sockets';
+import { connect, type Client } from '../helpers/sockets';
 
 let counter = 0;
 /** A username no other test in this process uses. */
@@ -94,4 +94,58 @@ export async function eventually(check: () => void | Promise<void>, timeoutMs = 
       await new Promise((r) => setTimeout(r, 25));
     }
   }
+}
+
+/** Everyone an authorization concerns, each on their own socket (and replica, when `where` says so). */
+export interface Cast {
+  butler: number;
+  requester: { user: any; token: string };
+  other: { user: any; token: string };
+  agent: { agent: any; token: string };
+  agentName: string;
+  /** The requester, a member who has nothing to do with it, an admin on /chat, /monitor, the agent. */
+  req: Client;
+  oth: Client;
+  adm: Client;
+  mon: Client;
+  ag: Client | null;
+}
+
+export type Party = 'req' | 'oth' | 'adm' | 'mon' | 'ag';
+
+/** Creates the users through `s` and connects each party to `where[party]` (default: `s.url`). */
+export async function cast(s: TestServer, where: Partial<Record<Party, string>> = {}, opts: { agentOnline?: boolean } = {}): Promise<Cast> {
+  const url = (p: Party) => where[p] ?? s.url;
+  const butler = await butlerId(s);
+  const requester = await s.api.human(s.adminToken, uniqueName('req'));
+  const other = await s.api.human(s.adminToken, uniqueName('oth'));
+  const agentName = uniqueName('bot');
+  const agent = await s.api.agent(s.adminToken, agentName);
+  const [req, oth, adm, mon] = await Promise.all([
+    connect(url('req'), 'chat', { token: requester.token }),
+    connect(url('oth'), 'chat', { token: other.token }),
+    connect(url('adm'), 'chat', { token: s.adminToken }),
+    connect(url('mon'), 'monitor', { token: s.adminToken }),
+  ]);
+  let ag: Client | null = null;
+  if (opts.agentOnline ?? true) {
+    ag = await connect(url('ag'), 'agents', { token: agent.token });
+    // Presence is counted after the handshake: wait until the monitor has seen the agent come online.
+    await mon.waitFor((e) => e.type === 'PRESENCE' && (e.payload as any).id === agent.agent.id && (e.payload as any).online === true);
+  }
+  return { butler, requester, other, agent, agentName, req, oth, adm, mon, ag };
+}
+
+/** The requester asks the (rule-based) Butler for an action; resolves with the AUTH_REQUEST it got. */
+export async function fileRequest(c: Cast, command: string): Promise<Envelope<any>> {
+  const t = await turn(c.req, c.butler, `ask ${c.agentName} to ${command}`);
+  const match = (e: Envelope) => isAuth('AUTH_REQUEST')(e) && (e.payload as any).command === command && (e.payload as any).target_agent_id === c.agent.agent.id;
+  const got = await c.req.waitFor(match);
+  if (!(t.final.payload as string).includes((got.payload as any).action_id)) throw new Error(`unexpected answer: ${t.final.payload}`);
+  return got;
+}
+
+/** An admin's decision over the socket. */
+export function decide(admin: Client, actionId: string, approved: boolean) {
+  return admin.send({ type: 'AUTH_RESPONSE', payload: { action_id: actionId, approved } });
 }
