@@ -17,6 +17,8 @@ export interface OpenOptions {
   extraHeaders?: Record<string, string>;
   query?: Record<string, string>;
   reconnection?: boolean;
+  /** Milliseconds before the client's own reconnection attempt (socket.io-client default: 1000). */
+  reconnectionDelay?: number;
 }
 
 export interface RtEvent {
@@ -52,6 +54,7 @@ function build(url: string, nsp: Nsp, opts: OpenOptions): RtClient {
   };
   if (opts.extraHeaders) socketOpts.extraHeaders = opts.extraHeaders;
   if (opts.query) socketOpts.query = opts.query;
+  if (opts.reconnectionDelay !== undefined) socketOpts.reconnectionDelay = opts.reconnectionDelay;
   const socket = io(`${url}/${nsp}`, socketOpts);
   sockets.push(socket);
   const events: RtEvent[] = [];
