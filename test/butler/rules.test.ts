@@ -18,7 +18,6 @@ describe.each(dbKinds())('the rule-based Butler on %s', (kind) => {
   let c: Client;
   let admin: Client;
   let bot: { agent: any; token: string };
-  let idle: { agent: any; token: string };
   let a: Client;
 
   beforeAll(async () => {
@@ -26,7 +25,7 @@ describe.each(dbKinds())('the rule-based Butler on %s', (kind) => {
     butler = await butlerId(s);
     m = await s.api.human(s.adminToken, uniqueName('m'));
     bot = await s.api.agent(s.adminToken, 'Indexer', 'indexes the docs');
-    idle = await s.api.agent(s.adminToken, 'sleeper');
+    await s.api.agent(s.adminToken, 'sleeper');
     c = await connect(s.url, 'chat', { token: m.token });
     admin = await connect(s.url, 'chat', { token: s.adminToken });
     a = await connect(s.url, 'agents', { token: bot.token });
