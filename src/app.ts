@@ -157,14 +157,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   let closing: Promise<void> | undefined;
 
   async function shutdown(): Promise<void> {
+    // Readiness answers 503 from here on; the listener stays open until the sockets have drained.
     draining = true;
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
+    // Sockets first (clients reconnect to another replica and replay), with in-flight commits finished.
+    await Promise.race([realtime.drain(), deadline]);
     const drained = new Promise<void>((resolve) => {
       if (!server.listening) return resolve();
       server.close(() => resolve());
       server.closeIdleConnections();
     });
-    // Sockets first (clients reconnect to another replica and replay), with in-flight commits finished.
     await Promise.race([realtime.close(), deadline]);
     await Promise.race([butler.close(), deadline]);
     await Promise.race([drained, deadline]);

@@ -56,6 +56,7 @@ export class Hub implements HubPort {
   private readonly log: Logger;
   /** Background work (presence, replay) that shutdown waits for before the database closes. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  private draining = false;
 
   constructor(
     httpServer: HttpServer,
@@ -69,6 +70,8 @@ export class Hub implements HubPort {
       cors: { origin: config.corsOrigins === '*' ? true : [...config.corsOrigins], credentials: true },
       adapter: (deps.adapter ?? withReplayGate(Adapter)) as never,
       serveClient: true,
+      // While draining, new connections are refused: the client's reconnection goes to another replica.
+      allowRequest: (_req, callback) => callback(this.draining ? 'shutting down' : null, !this.draining),
     });
     this.delivery = new Delivery(this.io);
     this.directory = new Directory(deps.orm, deps.users);
@@ -214,10 +217,21 @@ export class Hub implements HubPort {
     this.delivery.disconnectUser(userId);
   }
 
-  /** Stops accepting sockets and closes the ones this replica holds (clients reconnect elsewhere). */
-  async close(): Promise<void> {
-    await this.io.close();
+  /**
+   * Refuses new sockets, drops the ones this replica holds (a transport close: clients reconnect by
+   * themselves, elsewhere) and waits for in-flight work. The HTTP listener stays open, so that
+   * readiness can answer 503 while this runs (PROTOCOL §2).
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
+    this.io.engine.close();
     await Promise.allSettled([...this.inFlight]);
     await this.deps.messageLog.idle();
+  }
+
+  /** Drains, then closes Socket.IO: the adapters, and the HTTP listener. */
+  async close(): Promise<void> {
+    await this.drain();
+    await this.io.close();
   }
 }
