@@ -216,6 +216,49 @@ describe.each(dbKinds())('Butler turns with a model on %s', (kind) => {
     expect(list.body).toEqual([]);
   });
 
+  it('stops after five rounds of tool calls and says so, still ending the stream', async () => {
+    const m = await member();
+    fake.respond(() => ({ kind: 'tools', calls: [{ name: 'list_agents', args: {} }] }));
+    const t = await turn(m.c, butler, 'loop forever');
+    expect(fake.streamed).toHaveLength(5);
+    expect(t.final.payload).toMatch(/^\s*\(I stopped after several tool calls without a final answer\.\)$/);
+    expect(t.end.stream_id).toBe(t.final.stream_id);
+  });
+
+  it('answers tool calls with unparseable arguments or unknown names with an error, and goes on', async () => {
+    const m = await member();
+    fake.enqueue(
+      { kind: 'tools', calls: [{ name: 'get_agent_status', args: '{"agent": ', id: 'c1' }, { name: 'format_disk', args: {}, id: 'c2' }] },
+      { kind: 'text', chunks: ['Sorry, I fumbled.'] },
+    );
+    const t = await turn(m.c, butler, 'status?');
+    expect(t.final.payload).toBe('Sorry, I fumbled.');
+    const tools = fake.streamed[1].body.messages.filter((x) => x.role === 'tool');
+    expect(tools.map((x) => [x.tool_call_id, JSON.parse(x.content!)])).toEqual([
+      ['c1', { error: 'arguments were not valid JSON' }],
+      ['c2', { error: 'unknown tool format_disk' }],
+    ]);
+  });
+
+  it('stores a placeholder when the model streams nothing at all', async () => {
+    const m = await member();
+    fake.enqueue({ kind: 'text', chunks: [] });
+    const t = await turn(m.c, butler, 'say nothing');
+    expect(t.chunks).toEqual([]);
+    expect(t.final.payload).toBe('I have nothing to add.');
+  });
+
+  it('does not start a second turn for a resent CHAT (same local_id)', async () => {
+    const m = await member();
+    const first = await m.c.send({ type: 'CHAT', target_id: butler, payload: 'only once', local_id: 'resend-1' });
+    const again = await m.c.send({ type: 'CHAT', target_id: butler, payload: 'only once', local_id: 'resend-1' });
+    expect(again).toMatchObject({ ok: true, id: (first as any).id });
+    await seenTurn(m.c, (first as any).id);
+    await sleep(300);
+    expect(fake.streamed).toHaveLength(1);
+    expect(m.c.received.filter((e) => e.type === 'CHAT_STREAM_END')).toHaveLength(1);
+  });
+
   it("serializes one user's turns: the second starts streaming only after the first has ended", async () => {
     const m = await member();
     fake.respond((req) => ({ kind: 'text', chunks: words(`answer to ${lastUserText(req)}`), delayMs: 60 }));
