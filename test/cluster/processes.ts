@@ -1,0 +1,264 @@
+/**
+ * Separate-process helpers for the cluster fault tests: the build of `dist/`, free ports, replicas
+ * spawned with `node dist/src/main.js`, and a private redis-server that a test may kill. Every child
+ * is registered so that `killAll()` (in afterAll, also after a failure) leaves nothing running.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Api } from '../helpers/api';
+import { postgresDb, type TestDb } from '../helpers/db';
+import { sleep } from '../helpers/sockets';
+
+export const ROOT = join(__dirname, '..', '..');
+const DIST_MAIN = join(ROOT, 'dist', 'src', 'main.js');
+const STAMP = join(ROOT, 'dist', '.cluster-build-stamp');
+const LOCK = join(ROOT, 'dist', '.cluster-build-lock');
+const SOURCES = ['src', 'migrations', 'mikro-orm.config.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+
+const children = new Set<ChildProcess>();
+
+function newestMtime(path: string): number {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newestMtime(join(path, f))));
+}
+
+function stale(): boolean {
+  const stamp = statSync(STAMP, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  return !statSync(DIST_MAIN, { throwIfNoEntry: false }) || Math.max(...SOURCES.map((s) => newestMtime(join(ROOT, s)))) > stamp;
+}
+
+/**
+ * Builds `dist/` with `tsc -p tsconfig.build.json` when a source is newer than the last build made
+ * here. A lock directory keeps two test files (Jest workers) from building at the same time.
+ */
+export async function ensureBuilt(): Promise<void> {
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      // another worker builds; a lock older than 3 minutes was left by a killed run
+      const age = Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 180_000) rmSync(LOCK, { recursive: true, force: true });
+      await sleep(200);
+    }
+  }
+  try {
+    if (!stale()) return;
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      execFile(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }, (err, stdout, stderr) =>
+        err ? reject(new Error(`the build failed:\n${stdout}${stderr}`)) : resolve(),
+      );
+    });
+    writeFileSync(STAMP, new Date().toISOString());
+    // eslint-disable-next-line no-console
+    console.log(`[cluster] built dist/ in ${Date.now() - started} ms`);
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** A TCP port that was free a moment ago (bound on port 0, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function track(child: ChildProcess, name: string, tail: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  children.add(child);
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) tail.push(`[${name}] ${line}`);
+    if (tail.length > 200) tail.splice(0, tail.length - 200);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+}
+
+/** One EchoCenter replica: `node dist/src/main.js` with its own port and the shared environment. */
+export class Replica {
+  readonly tail: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+  private constructor(
+    readonly name: string,
+    readonly url: string,
+    readonly proc: ChildProcess,
+  ) {
+    this.exited = track(proc, name, this.tail);
+    void this.exited.then((info) => (this.exitInfo = info));
+  }
+
+  /** Spawns a replica and waits until its /readyz answers 200. */
+  static async start(name: string, env: Record<string, string>, readyTimeoutMs = 30_000): Promise<Replica> {
+    const port = await freePort();
+    const proc = spawn(process.execPath, [DIST_MAIN], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const replica = new Replica(name, `http://127.0.0.1:${port}`, proc);
+    await replica.waitReady(readyTimeoutMs);
+    return replica;
+  }
+
+  get alive(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** GET /readyz: the status, or 0 when nothing answers. */
+  async readyz(timeoutMs = 1_000): Promise<number> {
+    try {
+      const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
+      await res.arrayBuffer();
+      return res.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.readyz()) !== 200) {
+      if (!this.alive) throw new Error(`${this.name} exited before it was ready: ${JSON.stringify(this.exitInfo)}\n${this.tail.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} not ready within ${timeoutMs} ms\n${this.tail.join('\n')}`);
+      await sleep(100);
+    }
+  }
+
+  /** The exit code and signal, or undefined when the process still runs after `timeoutMs`. */
+  async waitExit(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.alive) this.proc.kill(signal);
+  }
+}
+
+/** A private redis-server (no persistence) on a free port, for tests that kill and restart Redis. */
+export class OwnRedis {
+  readonly tail: string[] = [];
+  private proc: ChildProcess | undefined;
+  private exited: Promise<unknown> | undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedis> {
+    const redis = new OwnRedis(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts redis-server on the same port (again) and waits until it accepts connections. */
+  async restart(): Promise<void> {
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    this.exited = track(proc, `redis:${this.port}`, this.tail);
+    const deadline = Date.now() + 10_000;
+    while (!this.tail.some((l) => l.includes('Ready to accept connections'))) {
+      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`redis-server did not start:\n${this.tail.join('\n')}`);
+      await sleep(20);
+    }
+    this.tail.length = 0;
+  }
+
+  /** SIGKILL: no goodbye to any client. */
+  async kill(): Promise<void> {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** SIGKILLs every child still running and waits for them (afterAll, also after a failed test). */
+export async function killAll(): Promise<void> {
+  const waits = [...children].map(
+    (c) =>
+      new Promise<void>((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) return resolve();
+        c.once('exit', () => resolve());
+        c.kill('SIGKILL');
+      }),
+  );
+  await Promise.all(waits);
+}
+
+// Last resort when Jest tears the worker down without running afterAll.
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Replicas that share one fresh PostgreSQL database and one Redis key prefix. */
+export interface Cluster {
+  db: TestDb;
+  /** Environment shared by every replica of this cluster. */
+  env: Record<string, string>;
+  replicas: Replica[];
+  api: Api;
+  adminToken: string;
+}
+
+/**
+ * Starts `n` replicas (`node dist/src/main.js`) on a fresh database with a unique key prefix. The first
+ * one runs the migrations; the others start together.
+ */
+export async function startCluster(n: number, redisUrl: string): Promise<Cluster> {
+  const db = await postgresDb();
+  const env = {
+    ...db.env,
+    NODE_ENV: 'test',
+    JWT_SECRET: 'cluster-test-secret-that-is-long-enough-for-hs256',
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}ms`,
+    BCRYPT_ROUNDS: '4',
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: `ectest-${randomBytes(4).toString('hex')}`,
+  };
+  const first = await Replica.start('r1', env);
+  const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => Replica.start(`r${i + 2}`, env)));
+  const api = new Api(first.url);
+  const login = await api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
+  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${login.text}`);
+  return { db, env, replicas: [first, ...rest], api, adminToken: login.body.token };
+}
+
+export const SHUTDOWN_TIMEOUT_MS = 5_000;
+
+/** `describe` when PostgreSQL and Redis are configured; otherwise `describe.skip` with a loud warning. */
+export function describeCluster(suite: string): jest.Describe {
+  if (process.env.REDIS_URL && process.env.DATABASE_URL) return describe;
+  // eslint-disable-next-line no-console
+  console.warn(`[${suite}] SKIPPED: the cluster fault tests need DATABASE_URL (PostgreSQL) and REDIS_URL; nothing was tested`);
+  return describe.skip;
+}
