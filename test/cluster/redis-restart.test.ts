@@ -1,0 +1,85 @@
+/**
+ * Fault test (issue 4), separate processes: two replicas on a private redis-server that is SIGKILLed
+ * and started again on the same port while clients on both replicas exchange messages. During the
+ * outage sends are still stored and acked and /readyz says 503; afterwards readiness returns and
+ * every acked message reaches its target (through the resync, or replay) exactly once, in id order.
+ */
+import { describeCluster, ensureBuilt, killAll, OwnRedis, startCluster, type Cluster, type Replica } from './processes';
+import { ackedCount, ackLatency, expectAllStored, Roamer, settle, traffic, untilAcked } from './roamer';
+import { sleep } from '../helpers/sockets';
+
+/** Polls /readyz on every replica until each answers `status`; resolves with the time it took. */
+async function readiness(replicas: Replica[], status: number, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const got = await Promise.all(replicas.map((r) => r.readyz()));
+    if (got.every((s) => s === status)) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`readiness is ${got.join(', ')}, expected ${status} within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+describeCluster('cluster/redis-restart')('Redis restart under traffic (two replicas)', () => {
+  let redis: OwnRedis;
+  let cluster: Cluster;
+  const clients: Roamer[] = [];
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    redis = await OwnRedis.start();
+    cluster = await startCluster(2, redis.url);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await killAll();
+    await cluster?.db.drop();
+  }, 30_000);
+
+  it('keeps storing and acking during the outage, reports 503, recovers by itself and loses nothing', async () => {
+    const { api, adminToken, replicas } = cluster;
+    const urls = replicas.map((r) => r.url);
+    // A member and an agent on each replica; everyone talks across replicas.
+    for (let i = 0; i < 2; i++) {
+      const m = await api.human(adminToken, `member${i}`);
+      const a = await api.agent(adminToken, `agent${i}`);
+      clients.push(new Roamer(`member${i}`, 'chat', m.user.id, m.token, urls, i));
+      clients.push(new Roamer(`agent${i}`, 'agents', a.agent.id, a.token, urls, i));
+    }
+    await Promise.all(clients.map((c) => c.start()));
+    const [m0, a0, m1, a1] = clients;
+    const flow = traffic([
+      [m0, [a1, m1]],
+      [a0, [m1]],
+      [m1, [a0, m0]],
+      [a1, [m0]],
+    ]);
+    await untilAcked(clients, 20);
+    const beforeOutage = ackedCount(clients);
+
+    await redis.kill();
+    const downFor = await readiness(replicas, 503, 5_000);
+    const atKill = ackedCount(clients);
+    // A few seconds of outage, and enough sends in it.
+    await Promise.all([sleep(3_000), untilAcked(clients, atKill + 20)]);
+    // Still 503 while Redis is away, and sends were stored and acked all along.
+    expect(await Promise.all(replicas.map((r) => r.readyz()))).toEqual([503, 503]);
+    const duringOutage = ackedCount(clients) - atKill;
+
+    await redis.restart();
+    const upAfter = await readiness(replicas, 200, 15_000);
+    await untilAcked(clients, beforeOutage + duringOutage + 20);
+    await flow.stop();
+
+    const l = await settle(clients, 15_000);
+    console.log(
+      `[cluster/redis-restart] acked ${beforeOutage} before, ${duringOutage} during the outage, ${l.acked} in all; 503 after ${downFor} ms; 200 again ${upAfter} ms after the restart; ${ackLatency(clients)}`,
+    );
+    expect(clients.flatMap((c) => c.refused)).toEqual([]);
+    expect(l.lost).toEqual([]);
+    expect(l.duplicated).toEqual([]);
+    expect(l.outOfOrder).toEqual([]);
+    for (const c of clients) expect(c.visits).toEqual([urls[clients.indexOf(c) < 2 ? 0 : 1]]);
+    await expectAllStored(cluster.env.DATABASE_URL, clients);
+  }, 90_000);
+});
