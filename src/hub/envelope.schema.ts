@@ -12,6 +12,15 @@ const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
  */
 const messageId = z.number().int().positive().max(2_147_483_647, 'reply_to must be a message id');
 
+/**
+ * Strings that are stored as they are (not inside the payload's JSON text) must be text a database keeps
+ * unchanged: no NUL (SQLite ends the statement there, PostgreSQL refuses it, and in a group commit that
+ * failure refused every other sender's message in the group) and no lone UTF-16 surrogate (stored as
+ * U+FFFD, so a resent `local_id` would come back different).
+ */
+const storable = (field: string) =>
+  [(v: string) => !v.includes('\u0000') && !/\p{Cs}/u.test(v), `${field} must be text without NUL characters or lone surrogates`] as const;
+
 /** What a client may put in an envelope; server-set fields (`id`, `sender_*`, `timestamp`) are dropped. */
 const envelopeSchema = z.object({
   type: z.enum(MESSAGE_TYPES, { error: 'type is missing or unknown' }),
@@ -19,8 +28,8 @@ const envelopeSchema = z.object({
     .union([z.literal(0), id, z.null()], { error: 'target_id must be a positive integer, or 0/null for a broadcast' })
     .optional(),
   payload: z.unknown(),
-  local_id: z.string().min(1, 'local_id must not be empty').max(64, 'local_id must be at most 64 characters').nullish(),
-  stream_id: z.string().min(1, 'stream_id must not be empty').max(128, 'stream_id must be at most 128 characters').nullish(),
+  local_id: z.string().min(1, 'local_id must not be empty').max(64, 'local_id must be at most 64 characters').refine(...storable('local_id')).nullish(),
+  stream_id: z.string().min(1, 'stream_id must not be empty').max(128, 'stream_id must be at most 128 characters').refine(...storable('stream_id')).nullish(),
   reply_to: messageId.nullish(),
 });
 
@@ -28,16 +37,16 @@ export type IncomingEnvelope = z.infer<typeof envelopeSchema>;
 
 export const systemLogPayloadSchema = z.object({
   level: z.enum(LOG_LEVELS, { error: `level must be one of ${LOG_LEVELS.join(', ')}` }),
-  content: z.string({ error: 'content is required' }).min(1, 'content must not be empty'),
+  content: z.string({ error: 'content is required' }).min(1, 'content must not be empty').refine(...storable('content')),
 });
 
 export const agentStatusPayloadSchema = z.object({
-  status: z.string({ error: 'status is required' }).min(1, 'status must not be empty').max(32, 'status must be at most 32 characters'),
-  report: z.string().max(1000, 'report must be at most 1000 characters').nullish(),
+  status: z.string({ error: 'status is required' }).min(1, 'status must not be empty').max(32, 'status must be at most 32 characters').refine(...storable('status')),
+  report: z.string().max(1000, 'report must be at most 1000 characters').refine(...storable('report')).nullish(),
 });
 
 export const authResponsePayloadSchema = z.object({
-  action_id: z.string({ error: 'action_id is required' }).min(1).max(64),
+  action_id: z.string({ error: 'action_id is required' }).min(1).max(64).refine(...storable('action_id')),
   approved: z.boolean({ error: 'approved must be true or false' }),
 });
 

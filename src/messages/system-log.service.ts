@@ -28,7 +28,9 @@ export const systemLogInputSchema = (maxContentBytes: number) =>
     content: z
       .string({ error: 'content is required' })
       .min(1, 'content must not be empty')
-      .refine((c) => Buffer.byteLength(c, 'utf8') <= maxContentBytes, `content must be at most ${maxContentBytes} bytes`),
+      .refine((c) => Buffer.byteLength(c, 'utf8') <= maxContentBytes, `content must be at most ${maxContentBytes} bytes`)
+      // NUL breaks the INSERT on both databases (a 500); a lone surrogate would be stored as U+FFFD.
+      .refine((c) => !c.includes('\u0000') && !/\p{Cs}/u.test(c), 'content must be text without NUL characters or lone surrogates'),
   });
 
 export function toLogEntry(log: SystemLog): SystemLogEntry {
