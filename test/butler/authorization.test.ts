@@ -9,7 +9,7 @@ import { startServer, type TestServer } from '../helpers/server';
 import { closeAllSockets, connect, expectNothing, sleep } from '../helpers/sockets';
 import { expectError, ISO_MS } from '../api/support';
 import type { Envelope } from '../../src/shared/protocol';
-import { cast, decide, eventually, fileRequest, isAuth, statuses, uniqueName, type Cast } from './support';
+import { cast, decide, eventually, fileRequest, isAuth, say, statuses, uniqueName, type Cast } from './support';
 
 warnIfPostgresSkipped('butler authorization');
 
@@ -228,6 +228,26 @@ describe.each(dbKinds())('the authorization lifecycle on %s', (kind) => {
     expect(statuses(c.req, p.action_id)).toEqual(['APPROVED', 'EXECUTING']);
     const convo = await s.api.get(`/api/chat/butler-agent/${c.agent.agent.id}`, s.adminToken);
     expect(convo.body.filter((m: any) => m.payload === '[DIRECTIVE] exactly once')).toHaveLength(1);
+  });
+
+  it('an admin who asks gets each AUTH_* message once on a socket that is both requester and admin', async () => {
+    const c = await cast(s);
+    const admin2 = await s.api.human(s.adminToken, uniqueName('adm'), 'ADMIN');
+    const self = await connect(s.url, 'chat', { token: admin2.token });
+    await say(self, c.butler, `ask ${c.agentName} to self-approved job`);
+    const req = await self.waitFor(isAuth('AUTH_REQUEST'));
+    const p = req.payload as any;
+    expect(p.requested_by).toBe(admin2.user.id);
+    expect(await decide(self, p.action_id, true)).toMatchObject({ ok: true, status: 'APPROVED' });
+    const directive = await c.ag!.waitFor(directiveTo(c));
+    await c.ag!.send({ type: 'CHAT', target_id: c.butler, payload: 'ok', reply_to: directive.id });
+    await self.waitFor(isAuth('AUTH_STATUS_UPDATE', p.action_id, 'COMPLETED'));
+    await sleep(200);
+    expect(self.received.filter(isAuth('AUTH_REQUEST', p.action_id))).toHaveLength(1);
+    expect(statuses(self, p.action_id)).toEqual(['APPROVED', 'EXECUTING', 'COMPLETED']);
+    expect(statuses(c.adm, p.action_id)).toEqual(['APPROVED', 'EXECUTING', 'COMPLETED']);
+    // The requester who is not involved sees none of it.
+    expect(c.req.received.filter(about(p.action_id))).toEqual([]);
   });
 
   it("BUTLER_AGENT_MESSAGE mirrors an agent's stray CHAT to the Butler on /monitor only", async () => {

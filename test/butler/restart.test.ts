@@ -82,7 +82,7 @@ describe.each(dbKinds())('a pending request across a restart on %s', (kind) => {
     expect(Date.parse(expired.timestamp)).toBeGreaterThanOrEqual(firstClosedAt);
     expect(Date.parse(expired.timestamp) - Date.parse(p.expires_at)).toBeLessThan(5_000);
     await adm.waitFor(isAuth('AUTH_STATUS_UPDATE', p.action_id, 'EXPIRED'));
-    await sleep(1_500);
+    await sleep(1_100);
     expect(statuses(req, p.action_id)).toEqual(['EXPIRED']);
     expect(statuses(adm, p.action_id)).toEqual(['EXPIRED']);
     expect((await decide(adm, p.action_id, true))).toMatchObject({ ok: false, code: 'CONFLICT' });
