@@ -7,6 +7,9 @@ import { withReplayGate } from './replay-gate';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
+/** How long a PUBLISH is retried while Redis answers but the publisher reconnects (ioredis backs off ≤ 2 s). */
+const PUBLISH_RETRY_MS = 5_000;
+
 /**
  * The Redis connection of a replica: the publisher and subscriber of the Socket.IO adapter, a
  * command client for presence, and the replica's view of Redis health.
@@ -20,6 +23,7 @@ import { withReplayGate } from './replay-gate';
  * When Redis is unreachable nothing is delivered live (publishes fail at once: no offline queue that
  * would replay them out of order later); when the subscriber is back, `recovered` fires with the
  * highest id this replica had received in order, and the hub sends each socket what it missed.
+ * Only a publisher that drops while the subscriber stays connected is waited for (publishOrdered).
  */
 export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: [] }> {
   readonly pub: Redis;
@@ -93,7 +97,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
         const msg = this.parser.encode([`${this.uid}:ordered`, packet, raw]);
         let channel: string = this.channel;
         if (opts.rooms && opts.rooms.size === 1) channel += `${opts.rooms.values().next().value}#`;
-        link.track(this.pubClient.publish(channel, msg));
+        link.track(link.publishOrdered(channel, msg));
       }
     }
     const { pub, sub, keyPrefix } = this;
@@ -101,6 +105,26 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     return function createOrderedAdapter(nsp: unknown) {
       return <Adapter>new OrderedRedisAdapter(nsp, pub, sub, { key: `${keyPrefix}#socket.io`, requestsTimeout: 3000 });
     };
+  }
+
+  /**
+   * PUBLISH on the ordered stream. A failure while this replica's subscriber is still connected means
+   * Redis is up and only the publisher's connection broke: the other replicas' subscribers are live
+   * and would skip this message for good (nothing makes them resync). So it is retried until the
+   * publisher is back, still inside the append lock, which keeps the order. When the subscriber is
+   * down too, Redis is away: fail at once; the resync after recovery covers it.
+   */
+  private async publishOrdered(channel: string, msg: string | Buffer): Promise<void> {
+    const giveUpAt = Date.now() + PUBLISH_RETRY_MS;
+    for (;;) {
+      try {
+        await this.pub.publish(channel, msg);
+        return;
+      } catch (err) {
+        if (!this.subReady || Date.now() > giveUpAt) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   }
 
   private track(p: Promise<unknown>): void {
