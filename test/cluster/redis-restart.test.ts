@@ -4,6 +4,7 @@
  * outage sends are still stored and acked and /readyz says 503; afterwards readiness returns and
  * every acked message reaches its target (through the resync, or replay) exactly once, in id order.
  */
+import Redis from 'ioredis';
 import { describeCluster, ensureBuilt, killAll, OwnRedis, startCluster, type Cluster, type Replica } from './processes';
 import { ackedCount, ackLatency, expectAllStored, Roamer, settle, traffic, untilAcked } from './roamer';
 import { sleep } from '../helpers/sockets';
@@ -36,24 +37,57 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     await cluster?.db.drop();
   }, 30_000);
 
-  it('keeps storing and acking during the outage, reports 503, recovers by itself and loses nothing', async () => {
+  /** A member and an agent on each replica, everyone talking across replicas. */
+  async function cast(tag: string): Promise<{ people: Roamer[]; flow: ReturnType<typeof traffic> }> {
     const { api, adminToken, replicas } = cluster;
     const urls = replicas.map((r) => r.url);
-    // A member and an agent on each replica; everyone talks across replicas.
+    const people: Roamer[] = [];
     for (let i = 0; i < 2; i++) {
-      const m = await api.human(adminToken, `member${i}`);
-      const a = await api.agent(adminToken, `agent${i}`);
-      clients.push(new Roamer(`member${i}`, 'chat', m.user.id, m.token, urls, i));
-      clients.push(new Roamer(`agent${i}`, 'agents', a.agent.id, a.token, urls, i));
+      const m = await api.human(adminToken, `${tag}-member${i}`);
+      const a = await api.agent(adminToken, `${tag}-agent${i}`);
+      people.push(new Roamer(`${tag}-member${i}`, 'chat', m.user.id, m.token, urls, i));
+      people.push(new Roamer(`${tag}-agent${i}`, 'agents', a.agent.id, a.token, urls, i));
     }
-    await Promise.all(clients.map((c) => c.start()));
-    const [m0, a0, m1, a1] = clients;
+    clients.push(...people);
+    await Promise.all(people.map((c) => c.start()));
+    const [m0, a0, m1, a1] = people;
     const flow = traffic([
       [m0, [a1, m1]],
       [a0, [m1]],
       [m1, [a0, m0]],
       [a1, [m0]],
     ]);
+    return { people, flow };
+  }
+
+  it('a publisher connection that drops while Redis stays up loses nothing: the publish waits for it, in order', async () => {
+    const { people, flow } = await cast('pubdrop');
+    await untilAcked(people, 20);
+    const admin = new Redis(redis.url);
+    try {
+      const list = (await admin.client('LIST')) as string;
+      const pubs = list.split('\n').filter((l) => l.includes(` name=${cluster.env.REDIS_KEY_PREFIX}:pub `));
+      expect(pubs).toHaveLength(2);
+      for (const line of pubs) await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]);
+    } finally {
+      admin.disconnect();
+    }
+    const atKill = ackedCount(people);
+    await untilAcked(people, atKill + 40);
+    await flow.stop();
+
+    const l = await settle(people, 10_000);
+    expect(people.flatMap((c) => c.refused)).toEqual([]);
+    expect(l.lost).toEqual([]);
+    expect(l.duplicated).toEqual([]);
+    expect(l.outOfOrder).toEqual([]);
+    await expectAllStored(cluster.env.DATABASE_URL, people);
+  }, 60_000);
+
+  it('keeps storing and acking during the outage, reports 503, recovers by itself and loses nothing', async () => {
+    const { replicas } = cluster;
+    const urls = replicas.map((r) => r.url);
+    const { people: clients, flow } = await cast('restart');
     await untilAcked(clients, 20);
     const beforeOutage = ackedCount(clients);
 
