@@ -24,7 +24,8 @@ export class Directory {
     const now = Date.now();
     if (hit && now - hit.at < TTL_MS) return hit.user;
     const row = await RequestContext.create(this.orm.em, () => this.users.findById(id));
-    const user = row ? { id: row.id, username: row.username, role: row.role } : null;
+    if (!row) return null; // a miss is not cached: the id may belong to a user created a moment later
+    const user = { id: row.id, username: row.username, role: row.role };
     if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
     this.cache.set(id, { user, at: now });
     return user;
