@@ -1,7 +1,7 @@
 import type { Envelope } from '../../src/shared/protocol';
 import { dbKinds } from '../helpers/db';
 import { useCast } from './cast';
-import { expectNoneOf, expectRefused, okAck, rowCounts, withPayload } from './support';
+import { expectNoneOf, expectRefused, okAck, openWith, rowCounts, withPayload } from './support';
 
 describe.each(dbKinds())('CHAT and CHAT_STREAM routing (PROTOCOL §3.2) on %s', (kind) => {
   const c = useCast(kind, 'realtime/routing');
@@ -94,6 +94,24 @@ describe.each(dbKinds())('CHAT and CHAT_STREAM routing (PROTOCOL §3.2) on %s', 
       expectRefused(await c.X1.send({ type: 'CHAT', target_id: 999_999, payload: 'nobody' }), 'NOT_FOUND');
       await expectNoneOf(c.everyone(), chatWith('nobody'));
       expect(await rowCounts(c.s.app)).toEqual(before);
+    });
+
+    it('a user created right after a NOT_FOUND for their id can be written to at once', async () => {
+      const users = (await c.s.api.get('/api/users?limit=200', c.s.adminToken)).body as { id: number }[];
+      const nextId = Math.max(...users.map((u) => u.id)) + 1;
+      expectRefused(await c.A1.send({ type: 'CHAT', target_id: nextId, payload: 'too early' }), 'NOT_FOUND');
+      const late = await c.s.api.human(c.s.adminToken, 'latecomer');
+      expect(late.user.id).toBe(nextId);
+      const tab = await openWith(c.s.url, 'chat', late.token);
+      okAck(await c.A1.send({ type: 'CHAT', target_id: nextId, payload: 'welcome' }));
+      await tab.waitFor(chatWith('welcome'));
+    });
+
+    it('a CHAT to a user deleted a moment ago is NOT_FOUND', async () => {
+      const gone = await c.s.api.human(c.s.adminToken, 'short-lived');
+      okAck(await c.A1.send({ type: 'CHAT', target_id: gone.user.id, payload: 'hello short-lived' }));
+      expect((await c.s.api.delete(`/api/users/${gone.user.id}`, c.s.adminToken)).status).toBe(204);
+      expectRefused(await c.A1.send({ type: 'CHAT', target_id: gone.user.id, payload: 'too late' }), 'NOT_FOUND');
     });
   });
 
