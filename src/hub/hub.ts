@@ -42,6 +42,10 @@ export interface HubDeps {
 /** Server-side event (replica to replica): a user was deleted, forget their directory entry. */
 const FORGET_USER = 'directory:forget';
 
+/** After a Redis outage, presence is re-registered with retries for up to about 15 seconds. */
+const RECONCILE_ATTEMPTS = 30;
+const RECONCILE_RETRY_MS = 500;
+
 export const SYSTEM_SENDER = { sender_id: 0, sender_name: 'system', sender_role: 'SYSTEM' } as const;
 
 /**
@@ -172,15 +176,25 @@ export class Hub implements HubPort {
         this.track(this.replay(socket, user, Math.max(floor, gate.replayedThrough), gate));
       }
     }
-    const reconcile = this.deps.presence.reconcile;
-    if (reconcile) {
+    if (this.deps.presence.reconcile) this.track(this.reconcilePresence());
+  }
+
+  /**
+   * Re-registers this replica's agent sockets after an outage. The command connection that presence
+   * uses may come back a little after the subscriber that triggered the resync, so a failure is
+   * retried (with the sockets held at that moment) instead of leaving those agents offline for good.
+   */
+  private async reconcilePresence(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
       const local = [...this.delivery.agents.sockets.values()].map((s) => ({ agentId: (s.data as SocketData).user.id, socketId: s.id }));
-      this.track(
-        reconcile
-          .call(this.deps.presence, local)
-          .then((ids) => Promise.all(ids.map((id) => this.announcePresence(id))))
-          .catch((err) => this.log.error({ err }, 'presence reconcile failed')),
-      );
+      try {
+        const ids = await this.deps.presence.reconcile!(local);
+        await Promise.all(ids.map((id) => this.announcePresence(id)));
+        return;
+      } catch (err) {
+        if (attempt >= RECONCILE_ATTEMPTS || this.draining) return this.log.error({ err }, 'presence reconcile failed');
+        await new Promise((resolve) => setTimeout(resolve, RECONCILE_RETRY_MS));
+      }
     }
   }
 
