@@ -115,5 +115,10 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     expect(l.outOfOrder).toEqual([]);
     for (const c of clients) expect(c.visits).toEqual([urls[clients.indexOf(c) < 2 ? 0 : 1]]);
     await expectAllStored(cluster.env.DATABASE_URL, clients);
+
+    // The restarted Redis is empty: presence must have been rebuilt from the sockets each replica holds.
+    const agents = clients.filter((c) => c.nsp === 'agents');
+    const listed = (await cluster.api.get('/api/users/agents', cluster.adminToken)).body as { id: number; online: boolean }[];
+    expect(agents.map((a) => listed.find((x) => x.id === a.userId)?.online)).toEqual(agents.map(() => true));
   }, 90_000);
 });
