@@ -100,7 +100,8 @@ export class Butler {
 
   private enqueueTurn(user: Party, message: ChatMessage): void {
     const previous = this.turns.get(user.id) ?? Promise.resolve();
-    const next = previous.then(() => this.turn(user, message));
+    // A turn never throws (it ends every stream itself), but one that did must not skip the rest.
+    const next = previous.catch(() => undefined).then(() => this.turn(user, message));
     this.turns.set(user.id, next);
     this.track(next);
     void next.finally(() => {

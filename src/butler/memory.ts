@@ -41,15 +41,22 @@ export class ConversationMemory {
     const kept = items.slice(cut).map((x) => x.item);
     const older = items.slice(0, cut);
     if (!older.length || !this.brain.summarise) return kept;
-    const upTo = Math.max(...older.map((x) => x.id));
-    let summary = this.summaries.get(userId);
-    if (summary?.upTo !== upTo) {
-      summary = { upTo, text: await this.brain.summarise(older.map((x) => x.item), signal) };
-      this.summaries.set(userId, summary);
+    // Reuse the last summary while what it does not cover still fits: one summary request per
+    // KEEP_CHARS of new conversation, not one per turn.
+    const cached = this.summaries.get(userId);
+    if (cached && older.some((x) => x.id <= cached.upTo)) {
+      const uncovered = older.filter((x) => x.id > cached.upTo);
+      if (uncovered.reduce((n, x) => n + x.item.content.length, 0) <= KEEP_CHARS) {
+        return [summaryItem(cached.text), ...uncovered.map((x) => x.item), ...kept];
+      }
     }
-    return [{ role: 'assistant', content: `Summary of our earlier conversation: ${summary.text}` }, ...kept];
+    const summary = { upTo: Math.max(...older.map((x) => x.id)), text: await this.brain.summarise(older.map((x) => x.item), signal) };
+    this.summaries.set(userId, summary);
+    return [summaryItem(summary.text), ...kept];
   }
 }
+
+const summaryItem = (text: string): HistoryItem => ({ role: 'assistant', content: `Summary of our earlier conversation: ${text}` });
 
 /** The text of a CHAT payload: a string as is, `{text}`/`{content}` objects by field, else JSON. */
 export function asText(payload: unknown): string {
