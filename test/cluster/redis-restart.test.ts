@@ -60,15 +60,18 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     return { people, flow };
   }
 
-  it('a publisher connection that drops while Redis stays up loses nothing: the publish waits for it, in order', async () => {
-    const { people, flow } = await cast('pubdrop');
+  it.each([
+    ['publisher', 'the publish waits for it, in order', 'pub'],
+    ['subscriber', 'the replica resyncs its sockets', 'sub'],
+  ])('a %s connection that drops on both replicas while Redis stays up loses nothing: %s', async (_what, _how, client) => {
+    const { people, flow } = await cast(`${client}drop`);
     await untilAcked(people, 20);
     const admin = new Redis(redis.url);
     try {
       const list = (await admin.client('LIST')) as string;
-      const pubs = list.split('\n').filter((l) => l.includes(` name=${cluster.env.REDIS_KEY_PREFIX}:pub `));
-      expect(pubs).toHaveLength(2);
-      for (const line of pubs) await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]);
+      const conns = list.split('\n').filter((l) => l.includes(` name=${cluster.env.REDIS_KEY_PREFIX}:${client} `));
+      expect(conns).toHaveLength(2);
+      for (const line of conns) await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]);
     } finally {
       admin.disconnect();
     }
