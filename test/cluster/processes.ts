@@ -258,7 +258,10 @@ export const SHUTDOWN_TIMEOUT_MS = 5_000;
 /** `describe` when PostgreSQL and Redis are configured; otherwise `describe.skip` with a loud warning. */
 export function describeCluster(suite: string): jest.Describe {
   if (process.env.REDIS_URL && process.env.DATABASE_URL) return describe;
+  const message = `[${suite}] SKIPPED: the cluster tests need DATABASE_URL (PostgreSQL) and REDIS_URL; nothing was tested`;
   // eslint-disable-next-line no-console
-  console.warn(`[${suite}] SKIPPED: the cluster fault tests need DATABASE_URL (PostgreSQL) and REDIS_URL; nothing was tested`);
+  console.warn(message);
+  // Jest drops the console output of a file whose tests are all skipped: say it on stderr as well.
+  process.stderr.write(`\n${message}\n`);
   return describe.skip;
 }

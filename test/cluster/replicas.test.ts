@@ -8,15 +8,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Envelope } from '../../src/shared/protocol';
-import { createDb, postgresUrl, type TestDb } from '../helpers/db';
+import { createDb, type TestDb } from '../helpers/db';
 import { startServer, type TestServer } from '../helpers/server';
+import { describeCluster } from './processes';
 import { closeAll, eventually, expectRefused, okAck, open, openWith, refusal, sleep, type RtClient } from '../realtime/support';
 
 const redisUrl = process.env.REDIS_URL;
-const run = redisUrl && postgresUrl ? describe : describe.skip;
-if (!(redisUrl && postgresUrl)) {
-  console.warn('[cluster/replicas] SKIPPED: the multi-replica suite needs DATABASE_URL (PostgreSQL) and REDIS_URL; nothing was tested');
-}
+const run = describeCluster('cluster/replicas');
 
 type Person = { user: { id: number; username: string }; token: string };
 type Bot = { agent: { id: number; username: string }; token: string };
