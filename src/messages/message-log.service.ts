@@ -97,18 +97,26 @@ export class MessageLogService {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, MAX_BATCH);
-        let results: Appended[];
-        try {
-          results = await this.inOrder(() => this.commit(batch.map((p) => p.input)), (r) => this.deliverAll(batch, r));
-        } catch (err) {
-          for (const p of batch) p.reject(err);
-          continue;
-        }
-        batch.forEach((p, i) => p.resolve(results[i]));
+        if (await this.commitGroup(batch)) continue;
+        // The group failed as a whole: one bad row must not cost its neighbours their messages.
+        if (batch.length > 1) for (const p of batch) await this.commitGroup([p]);
       }
     } finally {
       this.flushing = false;
     }
+  }
+
+  /** Commits and delivers one group; false (with nobody settled) when the commit failed. */
+  private async commitGroup(batch: Pending[]): Promise<boolean> {
+    let results: Appended[];
+    try {
+      results = await this.inOrder(() => this.commit(batch.map((p) => p.input)), (r) => this.deliverAll(batch, r));
+    } catch (err) {
+      if (batch.length === 1) batch[0].reject(err);
+      return batch.length === 1;
+    }
+    batch.forEach((p, i) => p.resolve(results[i]));
+    return true;
   }
 
   private async deliverAll(batch: Pending[], results: Appended[]): Promise<void> {
@@ -142,7 +150,9 @@ export class MessageLogService {
         await deliver(r);
         return r;
       } finally {
-        await knex.raw('select pg_advisory_unlock(?)', [APPEND_LOCK_KEY]).connection(conn);
+        // Never let a failed unlock look like a failed commit (a retry would store twice); a broken
+        // connection has lost its session lock anyway.
+        await knex.raw('select pg_advisory_unlock(?)', [APPEND_LOCK_KEY]).connection(conn).catch(() => undefined);
       }
     } finally {
       await knex.client.releaseConnection(conn);
