@@ -6,7 +6,7 @@
  */
 import Redis from 'ioredis';
 import { describeCluster, ensureBuilt, killAll, OwnRedis, startCluster, type Cluster, type Replica } from './processes';
-import { ackedCount, ackLatency, expectAllStored, Roamer, settle, traffic, untilAcked } from './roamer';
+import { ackedCount, ackLatency, expectAllStored, Roamer, settle, storedButUndelivered, traffic, untilAcked } from './roamer';
 import { sleep } from '../helpers/sockets';
 
 /** Polls /readyz on every replica until each answers `status`; resolves with the time it took. */
@@ -85,6 +85,7 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     expect(l.duplicated).toEqual([]);
     expect(l.outOfOrder).toEqual([]);
     await expectAllStored(cluster.env.DATABASE_URL, people);
+    expect(await storedButUndelivered(cluster.env.DATABASE_URL, people)).toEqual([]);
   }, 60_000);
 
   it('keeps storing and acking during the outage, reports 503, recovers by itself and loses nothing', async () => {
@@ -118,6 +119,7 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     expect(l.outOfOrder).toEqual([]);
     for (const c of clients) expect(c.visits).toEqual([urls[clients.indexOf(c) < 2 ? 0 : 1]]);
     await expectAllStored(cluster.env.DATABASE_URL, clients);
+    expect(await storedButUndelivered(cluster.env.DATABASE_URL, clients)).toEqual([]);
 
     // The restarted Redis is empty: presence must have been rebuilt from the sockets each replica holds.
     const agents = clients.filter((c) => c.nsp === 'agents');

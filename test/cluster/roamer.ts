@@ -242,3 +242,19 @@ export async function expectAllStored(databaseUrl: string, clients: Roamer[]): P
   });
   expect(missing).toEqual([]);
 }
+
+/**
+ * Every stored message addressed to one of `clients`, acked or not (a shutdown can cut an ack off
+ * after the commit), must have reached its target: the ids that did not, as "id → name".
+ */
+export async function storedButUndelivered(databaseUrl: string, clients: Roamer[]): Promise<string[]> {
+  const byUser = new Map(clients.map((c) => [c.userId, c]));
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query('select id, target_id from chat_messages where target_id = any($1::int[]) order by id', [[...byUser.keys()]]);
+    return rows.filter((r) => !byUser.get(Number(r.target_id))!.deliveries.has(Number(r.id))).map((r) => `${r.id} → ${byUser.get(Number(r.target_id))!.name}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { sleep } from '../helpers/sockets';
 import { describeCluster, ensureBuilt, killAll, SHUTDOWN_TIMEOUT_MS, startCluster, type Cluster, type Replica } from './processes';
-import { ackedCount, ackLatency, expectAllStored, Roamer, settle, traffic, untilAcked } from './roamer';
+import { ackedCount, ackLatency, expectAllStored, Roamer, settle, storedButUndelivered, traffic, untilAcked } from './roamer';
 
 /**
  * Polls /readyz back to back from `since` until the replica stops answering: each status (0 once
@@ -96,5 +96,7 @@ describeCluster('cluster/sigterm')('SIGTERM of a replica with clients connected'
     expect(l.duplicated).toEqual([]);
     expect(l.outOfOrder).toEqual([]);
     await expectAllStored(cluster.env.DATABASE_URL, clients);
+    // In-flight work finished and was emitted: even a message whose ack the shutdown cut off reached its target.
+    expect(await storedButUndelivered(cluster.env.DATABASE_URL, clients)).toEqual([]);
   }, 90_000);
 });
