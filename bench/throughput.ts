@@ -133,6 +133,8 @@ async function measure(target: Target): Promise<Measured> {
   };
 }
 
+const cpuPerMsg = (m: Measured) => (m.serverCpu * m.result.elapsedMs) / Math.max(1, m.result.delivered);
+
 function row(m: Measured): (string | number)[] {
   const r = m.result;
   const refused = [...r.refused].map(([code, n]) => `${code}:${n}`).join(' ') || '0';
@@ -145,6 +147,7 @@ function row(m: Measured): (string | number)[] {
     ms(r.ack.p50),
     ms(r.ack.p99),
     `${Math.round(m.serverCpu * 100)}%`,
+    `${Math.round(cpuPerMsg(m) * 1000)} us`,
     `${Math.round(m.loadCpu * 100)}%`,
     m.otherCpu === undefined ? 'n/a' : `${Math.round(m.otherCpu * 100)}%`,
     refused + (r.timedOut ? ' TIMED OUT' : ''),
@@ -195,17 +198,19 @@ async function main(): Promise<void> {
   console.log('');
   console.log(
     table([
-      ['', opts.rate ? 'delivered' : 'msgs/s', 'e2e p50', 'e2e p99', 'e2e max', 'ack p50', 'ack p99', 'server CPU', 'loadgen CPU', 'others CPU', 'refused'],
+      ['', opts.rate ? 'delivered' : 'msgs/s', 'e2e p50', 'e2e p99', 'e2e max', 'ack p50', 'ack p99', 'server CPU', 'CPU/msg', 'loadgen CPU', 'others CPU', 'refused'],
       ...results.map(row),
     ]),
   );
   console.log('(e2e: send to receipt at the target socket; ack: send to the sender\'s ack, which EchoCenter gives after the commit;');
   console.log(' CPU: share of one core over the measured part; the server figure includes its SQLite/libuv threads;');
+  console.log(' CPU/msg: server CPU time per delivered message, the figure least disturbed by other load;');
   console.log(' others: every other process on the machine meanwhile: well above 0% means the figures are disturbed)');
   console.log(`machine after the run: ${describeLoad()}`);
   if (!opts.rate && results.length === 2) {
     const ratio = results[0].result.msgsPerSec / results[1].result.msgsPerSec;
-    console.log(`\nratio persisted/bare: ${ratio.toFixed(2)}  (goal on SQLite: >= 0.6)`);
+    const cpuRatio = cpuPerMsg(results[1]) / cpuPerMsg(results[0]);
+    console.log(`\nratio persisted/bare: ${ratio.toFixed(2)} in msgs/s (goal on SQLite: >= 0.6); ${cpuRatio.toFixed(2)} in server CPU per message`);
   }
   if (opts.rate) console.log(`\ngoal: e2e p99 <= 20 ms at 1,000 msgs/s on one replica`);
   clearTimeout(watchdog);

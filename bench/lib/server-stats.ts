@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { Server } from 'socket.io';
 
 /** What the parent asks a server process for: memory, CPU time, sockets and file descriptors. */
@@ -7,6 +7,8 @@ export interface ServerStats {
   rss: number;
   heapUsed: number;
   heapTotal: number;
+  /** V8 heap spaces with what they reserve and what is live in them, e.g. `old_space 120.0/80.1 MB`. */
+  heapSpaces: string;
   /** CPU time of the whole process (all threads, SQLite's included), microseconds. */
   cpuMicros: number;
   /** `/agents` sockets by handshake address (to check the loopback source addresses). */
@@ -40,6 +42,10 @@ export function collectStats(io: Server, gc: boolean): ServerStats {
     rss: -1,
     heapUsed: heap.used_heap_size,
     heapTotal: heap.total_heap_size,
+    heapSpaces: getHeapSpaceStatistics()
+      .filter((sp) => sp.space_size > 1 << 20)
+      .map((sp) => `${sp.space_name} ${(sp.space_size / 1048576).toFixed(1)}/${(sp.space_used_size / 1048576).toFixed(1)} MB`)
+      .join(', '),
     cpuMicros: cpu.user + cpu.system,
     agentsByAddress: byAddress,
     sockets,
