@@ -198,8 +198,10 @@ async function main(): Promise<void> {
   await sleep(opts.settleMs);
   const after = await server.stats(true);
   log(memLine(`after ${opts.settleMs / 1000}s idle`, after));
-  const perConn = connected ? (after.rss - before.rss) / connected : NaN;
-  const heapPerConn = connected ? (after.heapUsed - before.heapUsed) / connected : NaN;
+  // Per connection by what the server holds: handshakes still in flight when a worker halted count too.
+  const held = Object.values(after.agentsByAddress).reduce((a, n) => a + n, 0);
+  const perConn = held ? (after.rss - before.rss) / held : NaN;
+  const heapPerConn = held ? (after.heapUsed - before.heapUsed) / held : NaN;
 
   const reports = await Promise.all(workers.map((w) => w.report()));
   const gone = reports.reduce((a, r) => a + r.disconnected, 0);
@@ -227,7 +229,7 @@ async function main(): Promise<void> {
   );
   console.log(`JS heap:         ${mb(before.heapUsed)} used of ${mb(before.heapTotal)} before, ${mb(after.heapUsed)} used of ${mb(after.heapTotal)} after`);
   console.log(`  heap spaces:   ${after.heapSpaces} (reserved/live)`);
-  console.log(`per connection:  ${kb(perConn)} RSS, ${kb(heapPerConn)} JS heap`);
+  console.log(`per connection:  ${kb(perConn)} RSS, ${kb(heapPerConn)} JS heap (over the ${held} agent sockets the server holds)`);
   console.log(`  at 20,000:     ~${mb(before.rss + perConn * 20_000)} RSS (goal: <= 350 MB)`);
   console.log(
     `routable:        ${routed.reached} of ${sample.length} sampled connected agents received the admin's CHAT` +
