@@ -1,5 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
-import type { SqlEntityManager } from '@mikro-orm/knex';
+import type { Knex } from '@mikro-orm/knex';
 import { isPostgres } from '../db/dialect';
 import type { Orm } from '../db/orm';
 import type { Clock } from '../shared/clock';
@@ -60,6 +59,8 @@ export class MessageLogService {
   private queue: Pending[] = [];
   private flushing = false;
   private readonly postgres: boolean;
+  /** Fault injection for tests: runs inside the transaction, after the INSERT, before the COMMIT. */
+  beforeCommit?: () => Promise<void>;
   /** Resolves when the deliveries of a group have left this replica (the Redis PUBLISH replies). */
   private delivered: () => Promise<void> = async () => undefined;
 
@@ -159,12 +160,19 @@ export class MessageLogService {
     }
   }
 
+  /**
+   * One transaction for the group: look up already-stored `local_id`s, then one multi-row INSERT.
+   * Plain SQL rather than the unit of work: this is the hot path, and change tracking cost several
+   * times the insert itself. Ids are drawn in VALUES order, since this is the only writer of the
+   * table at this moment (one SQLite connection; the advisory lock on PostgreSQL).
+   */
   private async commit(inputs: NewMessage[]): Promise<Appended[]> {
-    const em = this.orm.em.fork() as SqlEntityManager;
-    const results = await em.transactional(async (tx) => {
-      const existing = await this.findExisting(tx, inputs);
-      const now = this.clock.now();
+    const knex = this.orm.em.getConnection().getKnex();
+    const now = this.clock.now();
+    const results = await knex.transaction(async (trx) => {
+      const existing = await this.findExisting(trx, inputs);
       const out: Appended[] = [];
+      const fresh: { index: number; message: ChatMessage }[] = [];
       for (const input of inputs) {
         const key = input.localId ? `${input.senderId}\u0000${input.localId}` : undefined;
         const found = key ? existing.get(key) : undefined;
@@ -172,7 +180,7 @@ export class MessageLogService {
           out.push({ message: found, duplicate: true });
           continue;
         }
-        const message = tx.create(ChatMessage, {
+        const message = Object.assign(new ChatMessage(), {
           type: input.type,
           localId: input.localId ?? null,
           senderId: input.senderId,
@@ -187,21 +195,47 @@ export class MessageLogService {
         });
         // A second send with the same local_id in this very group is a duplicate of the first.
         if (key) existing.set(key, message);
+        fresh.push({ index: out.length, message });
         out.push({ message, duplicate: false });
       }
-      await tx.flush();
+      if (fresh.length) {
+        const rows = fresh.map(({ message: m }) => ({
+          local_id: m.localId,
+          type: m.type,
+          sender_id: m.senderId,
+          sender_name: m.senderName,
+          sender_role: m.senderRole,
+          target_id: m.targetId,
+          audience: m.audience,
+          payload: m.payload,
+          stream_id: m.streamId,
+          reply_to: m.replyTo,
+          created_at: this.postgres ? now : now.getTime(),
+        }));
+        const ids = (await trx('chat_messages').insert(rows).returning('id')) as ({ id: number } | number)[];
+        const sorted = ids.map((r) => Number(typeof r === 'object' ? r.id : r)).sort((a, b) => a - b);
+        fresh.forEach((f, i) => (f.message.id = sorted[i]));
+      }
+      await this.beforeCommit?.();
       return out;
     });
     for (const r of results) if (!r.duplicate) this.onStored(r.message.type);
     return results;
   }
 
-  private async findExisting(em: EntityManager, inputs: NewMessage[]): Promise<Map<string, ChatMessage>> {
+  private async findExisting(trx: Knex.Transaction, inputs: NewMessage[]): Promise<Map<string, ChatMessage>> {
     const withLocal = inputs.filter((i) => i.localId);
     const map = new Map<string, ChatMessage>();
     if (!withLocal.length) return map;
-    const rows = await em.find(ChatMessage, { $or: withLocal.map((i) => ({ senderId: i.senderId, localId: i.localId })) });
-    for (const r of rows) map.set(`${r.senderId}\u0000${r.localId}`, r);
+    const rows: Record<string, unknown>[] = await trx('chat_messages')
+      .select('*')
+      .where((q) => {
+        for (const i of withLocal) q.orWhere({ sender_id: i.senderId, local_id: i.localId });
+      });
+    for (const r of rows) {
+      const m = fromRow(r);
+      map.set(`${m.senderId}\u0000${m.localId}`, m);
+    }
     return map;
   }
 
@@ -225,3 +259,29 @@ export class MessageLogService {
 }
 
 export const REPLAY_PAGE_SIZE = REPLAY_PAGE;
+
+/** A `chat_messages` row (as either driver returns it) as the entity class, unmanaged. */
+function fromRow(r: Record<string, unknown>): ChatMessage {
+  const date = r.created_at;
+  return Object.assign(new ChatMessage(), {
+    id: Number(r.id),
+    localId: (r.local_id as string | null) ?? null,
+    type: r.type as ChatMessage['type'],
+    senderId: Number(r.sender_id),
+    senderName: r.sender_name as string,
+    senderRole: r.sender_role as ChatMessage['senderRole'],
+    targetId: r.target_id === null || r.target_id === undefined ? null : Number(r.target_id),
+    audience: (r.audience as string | null) ?? null,
+    payload: r.payload as string,
+    streamId: (r.stream_id as string | null) ?? null,
+    replyTo: r.reply_to === null || r.reply_to === undefined ? null : Number(r.reply_to),
+    createdAt: toDate(date),
+  });
+}
+
+/** SQLite keeps epoch milliseconds; the PostgreSQL driver (as MikroORM sets it up) returns text. */
+function toDate(value: unknown): Date {
+  if (value instanceof Date) return value;
+  if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) return new Date(Number(value));
+  return new Date(String(value).replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+}

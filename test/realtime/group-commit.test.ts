@@ -27,6 +27,6 @@ describe.each(kinds)('message log group commit on %s', (kind) => {
     const results = await Promise.allSettled([log.append(row('first')), log.append(row('bad', 'x'.repeat(100))), log.append(row('third'))]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const stored = await s.app.orm.em.fork().getConnection().execute('select payload from chat_messages where sender_id = 99 order by id');
-    expect(stored.map((r: { payload: string }) => JSON.parse(r.payload))).toEqual(['first', 'third']);
+    expect((stored as { payload: string }[]).map((r) => JSON.parse(r.payload))).toEqual(['first', 'third']);
   });
 });

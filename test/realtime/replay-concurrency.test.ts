@@ -172,19 +172,10 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
     // Fault injection: replica b pauses 400 ms between its INSERT (the id is drawn) and its COMMIT.
     let inserted!: () => void;
     const insertedSignal = new Promise<void>((r) => (inserted = r));
-    const em = b.app.orm.em as unknown as { fork: (...args: unknown[]) => { transactional: (cb: (tx: unknown) => Promise<unknown>, o?: unknown) => Promise<unknown> } };
-    const fork = em.fork.bind(em);
-    em.fork = (...args: unknown[]) => {
-      const forked = fork(...args);
-      const transactional = forked.transactional.bind(forked);
-      forked.transactional = (cb, o) =>
-        transactional(async (tx) => {
-          const out = await cb(tx);
-          inserted();
-          await sleep(400);
-          return out;
-        }, o);
-      return forked;
+    const log = b.app.services.messageLog;
+    log.beforeCommit = async () => {
+      inserted();
+      await sleep(400);
     };
     try {
       const slowWriter = await a.api.human(a.adminToken, 'slow-writer');
@@ -204,7 +195,7 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
       expect([...during.ids, ...after.ids]).toEqual(await visibleIds(start));
       expect(await visibleIds(start)).toEqual(acks.map((x) => x.id).sort((p, q) => p - q));
     } finally {
-      em.fork = fork;
+      log.beforeCommit = undefined;
     }
   });
 });
