@@ -27,7 +27,7 @@ const envelopeSchema = z.object({
   target_id: z
     .union([z.literal(0), id, z.null()], { error: 'target_id must be a positive integer, or 0/null for a broadcast' })
     .optional(),
-  payload: z.unknown(),
+  payload: z.unknown().optional(),
   local_id: z.string().min(1, 'local_id must not be empty').max(64, 'local_id must be at most 64 characters').refine(...storable('local_id')).nullish(),
   stream_id: z.string().min(1, 'stream_id must not be empty').max(128, 'stream_id must be at most 128 characters').refine(...storable('stream_id')).nullish(),
   reply_to: messageId.nullish(),

@@ -56,16 +56,22 @@ export class MessageHandlers {
   attach(socket: Socket): void {
     const bucket = new TokenBucket(this.deps.config.socketRateLimit);
     const sender = (socket.data as SocketData).user;
-    // Messages from one socket are handled one after another, in the order they were sent.
-    let queue: Promise<unknown> = Promise.resolve();
+    // Messages from one socket are handled one after another, in the order they were sent. A CHAT's
+    // ordered part ends when it is queued in the message log (which commits and delivers in queue
+    // order), so a fast sender's CHATs share commit groups instead of waiting for one each. Any other
+    // type waits until the CHATs before it are delivered: a stream's end never overtakes its final CHAT.
+    let ordered: Promise<unknown> = Promise.resolve();
+    const pendingChats = { last: Promise.resolve() as Promise<unknown> };
     socket.on('message', (raw: unknown, ack?: unknown) => {
       const reply = (a: Ack) => {
         if (!a.ok) this.deps.metrics.messagesRefused.inc({ code: a.code });
         if (typeof ack === 'function') ack(a);
       };
       if (!bucket.take()) return reply({ ok: false, error: 'Too many messages; slow down', code: 'RATE_LIMITED' });
-      queue = queue.then(() => this.handle(socket, sender, raw)).then(reply, (err) => reply(this.refusal(err)));
-      this.deps.track(queue);
+      const step = ordered.then(() => this.handle(socket, sender, raw, pendingChats));
+      ordered = step.catch(() => undefined);
+      const done = step.then((r) => r.done).then(reply, (err) => reply(this.refusal(err)));
+      this.deps.track(done);
     });
   }
 
@@ -75,11 +81,20 @@ export class MessageHandlers {
     return { ok: false, ...body };
   }
 
-  private async handle(socket: Socket, sender: SocketIdentity, raw: unknown): Promise<Ack> {
+  /** The ordered step of one message; `done` settles with its ack. */
+  private async handle(socket: Socket, sender: SocketIdentity, raw: unknown, pendingChats: { last: Promise<unknown> }): Promise<{ done: Promise<Ack> }> {
     const { envelope, payloadJson } = parseEnvelope(raw, sender.role, this.deps.config.maxPayloadBytes);
+    if (envelope.type === 'CHAT') {
+      const queued = await this.chat(socket, sender, envelope, payloadJson);
+      pendingChats.last = queued.done.catch(() => undefined);
+      return queued;
+    }
+    await pendingChats.last;
+    return { done: Promise.resolve(await this.other(sender, envelope)) };
+  }
+
+  private async other(sender: SocketIdentity, envelope: IncomingEnvelope): Promise<Ack> {
     switch (envelope.type) {
-      case 'CHAT':
-        return this.chat(socket, sender, envelope, payloadJson);
       case 'CHAT_STREAM':
       case 'CHAT_STREAM_END':
         return this.stream(sender, envelope);
@@ -105,9 +120,13 @@ export class MessageHandlers {
     return target;
   }
 
-  private async chat(socket: Socket, sender: SocketIdentity, envelope: IncomingEnvelope, payloadJson: string): Promise<Ack> {
+  /**
+   * Resolves once the CHAT is queued in the log, with `done`: its ack, after commit and delivery.
+   * (Wrapped in an object: an async function would flatten a returned promise and wait for it.)
+   */
+  private async chat(socket: Socket, sender: SocketIdentity, envelope: IncomingEnvelope, payloadJson: string): Promise<{ done: Promise<Ack> }> {
     const target = await this.target(sender, envelope);
-    const { message } = await this.deps.messageLog
+    const done = this.deps.messageLog
       .append(
         {
           type: 'CHAT',
@@ -126,10 +145,13 @@ export class MessageHandlers {
           for (const l of this.listeners) l.onChat?.(stored, sender, target);
         },
       )
-      .catch((err) => {
-        throw new AppError('UNAVAILABLE', 'The message could not be stored; nothing was sent', { cause: err });
-      });
-    return { ok: true, id: message.id, local_id: message.localId, timestamp: message.createdAt.toISOString() };
+      .then(
+        ({ message }): Ack => ({ ok: true, id: message.id, local_id: message.localId, timestamp: message.createdAt.toISOString() }),
+        (err) => {
+          throw new AppError('UNAVAILABLE', 'The message could not be stored; nothing was sent', { cause: err });
+        },
+      );
+    return { done };
   }
 
   private async stream(sender: SocketIdentity, envelope: IncomingEnvelope): Promise<Ack> {
