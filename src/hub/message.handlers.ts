@@ -141,7 +141,7 @@ export class MessageHandlers {
         },
         ({ message: stored, duplicate }) => {
           if (duplicate) return; // already delivered the first time
-          this.deps.delivery.conversation(toEnvelope(stored), sender, target, socket.id);
+          this.deps.delivery.conversation(toEnvelope(stored, envelope.payload), sender, target, socket.id);
           for (const l of this.listeners) l.onChat?.(stored, sender, target);
         },
       )

@@ -36,6 +36,9 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+const INSERT_SQL =
+  'insert into chat_messages (local_id, type, sender_id, sender_name, sender_role, target_id, audience, payload, stream_id, reply_to, created_at) values';
+
 /** Serializes message-log transactions across replicas on PostgreSQL (see `commit`). */
 const APPEND_LOCK_KEY = 7_391_004_222;
 const MAX_BATCH = 256;
@@ -199,21 +202,15 @@ export class MessageLogService {
         out.push({ message, duplicate: false });
       }
       if (fresh.length) {
-        const rows = fresh.map(({ message: m }) => ({
-          local_id: m.localId,
-          type: m.type,
-          sender_id: m.senderId,
-          sender_name: m.senderName,
-          sender_role: m.senderRole,
-          target_id: m.targetId,
-          audience: m.audience,
-          payload: m.payload,
-          stream_id: m.streamId,
-          reply_to: m.replyTo,
-          created_at: this.postgres ? now : now.getTime(),
-        }));
-        const ids = (await trx('chat_messages').insert(rows).returning('id')) as ({ id: number } | number)[];
-        const sorted = ids.map((r) => Number(typeof r === 'object' ? r.id : r)).sort((a, b) => a - b);
+        // Hand-written SQL (valid on both databases): the query builder's quoting showed up in profiles.
+        const created = this.postgres ? now : now.getTime();
+        const values = fresh.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+        const params = fresh.flatMap(({ message: m }) => [
+          m.localId, m.type, m.senderId, m.senderName, m.senderRole, m.targetId, m.audience, m.payload, m.streamId, m.replyTo, created,
+        ]);
+        const inserted = await trx.raw(`${INSERT_SQL} ${values} returning id`, params);
+        const ids = (this.postgres ? inserted.rows : inserted) as { id: number }[];
+        const sorted = ids.map((r) => Number(r.id)).sort((a, b) => a - b);
         fresh.forEach((f, i) => (f.message.id = sorted[i]));
       }
       await this.beforeCommit?.();
@@ -227,11 +224,12 @@ export class MessageLogService {
     const withLocal = inputs.filter((i) => i.localId);
     const map = new Map<string, ChatMessage>();
     if (!withLocal.length) return map;
-    const rows: Record<string, unknown>[] = await trx('chat_messages')
-      .select('*')
-      .where((q) => {
-        for (const i of withLocal) q.orWhere({ sender_id: i.senderId, local_id: i.localId });
-      });
+    const pairs = withLocal.map(() => '(sender_id = ? and local_id = ?)').join(' or ');
+    const result = await trx.raw(
+      `select * from chat_messages where ${pairs}`,
+      withLocal.flatMap((i) => [i.senderId, i.localId as string]),
+    );
+    const rows = (this.postgres ? result.rows : result) as Record<string, unknown>[];
     for (const r of rows) {
       const m = fromRow(r);
       map.set(`${m.senderId}\u0000${m.localId}`, m);
