@@ -3,7 +3,7 @@ import type { Socket } from 'socket.io';
 import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
 import type { ChatMessage } from '../messages/chat-message.entity';
-import { toEnvelope } from '../messages/envelope';
+import { withPayload } from '../messages/envelope';
 import type { MessageLogService } from '../messages/message-log.service';
 import type { SystemLogService } from '../messages/system-log.service';
 import type { LogLevel } from '../messages/system-log.entity';
@@ -141,7 +141,7 @@ export class MessageHandlers {
         },
         ({ message: stored, duplicate }) => {
           if (duplicate) return; // already delivered the first time
-          this.deps.delivery.conversation(toEnvelope(stored, envelope.payload), sender, target, socket.id);
+          this.deps.delivery.conversation(withPayload(stored, envelope.payload), sender, target, socket.id);
           for (const l of this.listeners) l.onChat?.(stored, sender, target);
         },
       )
