@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Api } from '../helpers/api';
@@ -203,6 +203,7 @@ export class OwnRedis {
 
 /** SIGKILLs every child still running and waits for them (afterAll, also after a failed test). */
 export async function killAll(): Promise<void> {
+  await Promise.all([...proxies].map((p) => p.close()));
   const waits = [...children].map(
     (c) =>
       new Promise<void>((resolve) => {
@@ -264,4 +265,70 @@ export function describeCluster(suite: string): jest.Describe {
   // Jest drops the console output of a file whose tests are all skipped: say it on stderr as well.
   process.stderr.write(`\n${message}\n`);
   return describe.skip;
+}
+
+const proxies = new Set<RedisProxy>();
+
+/**
+ * A TCP proxy in front of Redis for one replica: `cut()` drops its connections and refuses new
+ * ones (that replica alone loses Redis), `mend()` lets it reconnect.
+ */
+export class RedisProxy {
+  private cutOff = false;
+  private readonly conns = new Set<Socket>();
+  private readonly clients = new Map<Socket, Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(redisUrl: string): Promise<RedisProxy> {
+    const target = new URL(redisUrl);
+    let proxy!: RedisProxy;
+    const server = createServer((client) => {
+      if (proxy.cutOff) return client.destroy();
+      const upstream = connectTcp(Number(target.port || 6379), target.hostname);
+      const end = () => {
+        for (const s of [client, upstream]) {
+          s.destroy();
+          proxy.conns.delete(s);
+        }
+      };
+      for (const s of [client, upstream]) {
+        proxy.conns.add(s);
+        s.on('error', end).on('close', end);
+      }
+      proxy.clients.set(client, upstream);
+      client.on('close', () => proxy.clients.delete(client));
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new RedisProxy(server, `redis://127.0.0.1:${(server.address() as { port: number }).port}`);
+    proxies.add(proxy);
+    return proxy;
+  }
+
+  /** Stops forwarding what the replica sends: its commands stay in flight, unanswered. */
+  hold(): void {
+    for (const [client, upstream] of this.clients) {
+      client.unpipe(upstream);
+      client.pause();
+    }
+  }
+
+  cut(): void {
+    this.cutOff = true;
+    for (const s of this.conns) s.destroy();
+  }
+
+  mend(): void {
+    this.cutOff = false;
+  }
+
+  async close(): Promise<void> {
+    proxies.delete(this);
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
 }

@@ -37,7 +37,8 @@ export class Roamer {
   readonly visits: string[] = [];
   private socket: Socket | undefined;
   private index: number;
-  private closed = false;
+  /** Set by close(); traffic loops stop on it, so a failed test cannot leave timers running. */
+  closed = false;
   private seq = 0;
 
   constructor(
@@ -145,7 +146,7 @@ export class Roamer {
 export function traffic(senders: [Roamer, Roamer[]][], pauseMs = 30): { stop(): Promise<void> } {
   let running = true;
   const loops = senders.map(async ([from, targets]) => {
-    for (let i = 0; running; i++) {
+    for (let i = 0; running && !from.closed; i++) {
       await from.send(targets[i % targets.length].userId);
       await sleep(pauseMs);
     }
@@ -208,6 +209,21 @@ export function ledger(clients: Roamer[]): Ledger {
   }
   return out;
 }
+
+/** Ids some client received after a higher id (late deliveries), for tests where the design allows a few. */
+export function lateIds(clients: Roamer[]): number[] {
+  return clients.flatMap((c) => {
+    let max = 0;
+    return c.order.filter((id) => {
+      const late = id < max;
+      max = Math.max(max, id);
+      return late;
+    });
+  });
+}
+
+/** The highest id acked to any of these clients so far (0 before the first ack). */
+export const maxAckedId = (clients: Roamer[]) => clients.reduce((m, c) => c.acked.reduce((n, s) => Math.max(n, s.id), m), 0);
 
 /** Waits until every acked message has reached its target (or the time is up), then returns the ledger. */
 export async function settle(clients: Roamer[], timeoutMs: number): Promise<Ledger> {
