@@ -2,12 +2,15 @@
  * Fault test (issue 4), separate processes: two replicas on a private redis-server that is SIGKILLed
  * and started again on the same port while clients on both replicas exchange messages. During the
  * outage sends are still stored and acked and /readyz says 503; afterwards readiness returns and
- * every acked message reaches its target (through the resync, or replay) exactly once, in id order.
+ * every acked message reaches its target (through the resync, a late publish, or replay) exactly
+ * once, in id order except for what was stored while the replicas were coming back. Dropping only
+ * the publisher or only the subscriber connections must not even reorder.
  */
 import Redis from 'ioredis';
 import { describeCluster, ensureBuilt, killAll, OwnRedis, startCluster, type Cluster, type Replica } from './processes';
-import { ackedCount, ackLatency, expectAllStored, Roamer, settle, storedButUndelivered, traffic, untilAcked } from './roamer';
+import { ackedCount, ackLatency, expectAllStored, lateIds, maxAckedId, Roamer, settle, storedButUndelivered, traffic, untilAcked } from './roamer';
 import { sleep } from '../helpers/sockets';
+import { eventually } from '../realtime/support';
 
 /** Polls /readyz on every replica until each answers `status`; resolves with the time it took. */
 async function readiness(replicas: Replica[], status: number, timeoutMs: number): Promise<number> {
@@ -88,13 +91,24 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     expect(await storedButUndelivered(cluster.env.DATABASE_URL, people)).toEqual([]);
   }, 60_000);
 
-  it('keeps storing and acking during the outage, reports 503, recovers by itself and loses nothing', async () => {
+  it.each([
+    ['', false],
+    [' (with PUBLISHes in flight when it dies)', true],
+  ])('keeps storing and acking during the outage%s, reports 503, recovers by itself and loses nothing', async (_label, inFlight) => {
     const { replicas } = cluster;
     const urls = replicas.map((r) => r.url);
-    const { people: clients, flow } = await cast('restart');
+    const { people: clients, flow } = await cast(inFlight ? 'inflight' : 'restart');
     await untilAcked(clients, 20);
+    if (inFlight) {
+      // Redis stops answering (the replicas' PUBLISHes wait for replies), then dies.
+      const admin = new Redis(redis.url);
+      await admin.client('PAUSE', '30000', 'ALL');
+      admin.disconnect();
+      await sleep(300);
+    }
     const beforeOutage = ackedCount(clients);
 
+    const outageFrom = maxAckedId(clients);
     await redis.kill();
     const downFor = await readiness(replicas, 503, 5_000);
     const atKill = ackedCount(clients);
@@ -106,24 +120,34 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
 
     await redis.restart();
     const upAfter = await readiness(replicas, 200, 15_000);
+    await sleep(1_000);
+    const outageTo = maxAckedId(clients);
     await untilAcked(clients, beforeOutage + duringOutage + 20);
     await flow.stop();
 
     const l = await settle(clients, 15_000);
     console.log(
-      `[cluster/redis-restart] acked ${beforeOutage} before, ${duringOutage} during the outage, ${l.acked} in all; 503 after ${downFor} ms; 200 again ${upAfter} ms after the restart; ${ackLatency(clients)}`,
+      `[cluster/redis-restart] acked ${beforeOutage} before, ${duringOutage} during the outage, ${l.acked} in all, ${lateIds(clients).length} late; 503 after ${downFor} ms; 200 again ${upAfter} ms after the restart; ${ackLatency(clients)}`,
     );
     expect(clients.flatMap((c) => c.refused)).toEqual([]);
     expect(l.lost).toEqual([]);
     expect(l.duplicated).toEqual([]);
-    expect(l.outOfOrder).toEqual([]);
+    // Replicas come back one after the other; what a replica stored before its own reconnect reaches
+    // the clients of a replica that was back earlier late (see RedisLink). Outside the outage, id order.
+    expect(lateIds(clients).filter((id) => id <= outageFrom || id > outageTo)).toEqual([]);
     for (const c of clients) expect(c.visits).toEqual([urls[clients.indexOf(c) < 2 ? 0 : 1]]);
     await expectAllStored(cluster.env.DATABASE_URL, clients);
     expect(await storedButUndelivered(cluster.env.DATABASE_URL, clients)).toEqual([]);
 
-    // The restarted Redis is empty: presence must have been rebuilt from the sockets each replica holds.
+    // The restarted Redis is empty: presence is rebuilt from the sockets each replica holds. The
+    // replica re-registers them when its connections are back (retrying until the command connection
+    // answers), so this may lag readiness by a moment.
     const agents = clients.filter((c) => c.nsp === 'agents');
-    const listed = (await cluster.api.get('/api/users/agents', cluster.adminToken)).body as { id: number; online: boolean }[];
-    expect(agents.map((a) => listed.find((x) => x.id === a.userId)?.online)).toEqual(agents.map(() => true));
+    const online = async () => {
+      const listed = (await cluster.api.get('/api/users/agents', cluster.adminToken)).body as { id: number; online: boolean }[];
+      return agents.map((a) => listed.find((x) => x.id === a.userId)?.online);
+    };
+    await eventually(async () => (await online()).every((x) => x === true), 5_000).catch(() => undefined);
+    expect(await online()).toEqual(agents.map(() => true));
   }, 90_000);
 });
