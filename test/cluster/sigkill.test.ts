@@ -88,5 +88,8 @@ describeCluster('cluster/sigkill')('SIGKILL of one replica of three while messag
     await sleep(500);
     expect(monitor.received.filter(ghostOff)).toHaveLength(1);
     expect(ghostSocket.socket.connected).toBe(false);
+    // The agents that moved were never without a live socket: no PRESENCE at all for them (no flapping).
+    const moved = new Set(agents.map((a) => a.userId));
+    expect(monitor.received.filter((e) => e.type === 'PRESENCE' && moved.has((e.payload as { id: number }).id))).toEqual([]);
   }, 90_000);
 });
