@@ -8,8 +8,8 @@ const MAX_ENTRIES = 50_000;
 
 /**
  * Looks up message targets with a short cache: every CHAT names a target, and a database read per
- * message would compete with the writes. A user deleted on this replica is forgotten at once; on
- * another replica within TTL_MS (its sockets are gone already, so nothing is delivered to it).
+ * message would compete with the writes. A deleted user is forgotten at once, on every replica (the
+ * hub relays the deletion to the others through the adapter).
  */
 export class Directory {
   private readonly cache = new Map<number, { user: SocketIdentity | null; at: number }>();
