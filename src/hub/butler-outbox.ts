@@ -1,6 +1,6 @@
 import type { ButlerOutbox, Party } from '../butler/butler.port';
 import type { Clock } from '../shared/clock';
-import { toEnvelope } from '../messages/envelope';
+import { withPayload } from '../messages/envelope';
 import type { MessageLogService } from '../messages/message-log.service';
 import type { Envelope } from '../shared/protocol';
 import type { Delivery } from './delivery';
@@ -35,7 +35,7 @@ export class HubButlerOutbox implements ButlerOutbox {
       },
       ({ message: stored, duplicate }) => {
         if (duplicate) return;
-        const envelope = toEnvelope(stored);
+        const envelope = withPayload(stored, text);
         this.deps.delivery().conversation(envelope, self, to);
         if (to.role === 'AGENT') this.mirror(to.id, 'TO_AGENT', envelope);
       },
@@ -74,7 +74,7 @@ export class HubButlerOutbox implements ButlerOutbox {
         audience: 'ADMINS',
         payload: JSON.stringify(payload),
       },
-      ({ message }) => this.deps.delivery().toRequesterAndAdmins(toEnvelope(message), requesterId),
+      ({ message }) => this.deps.delivery().toRequesterAndAdmins(withPayload(message, payload), requesterId),
     );
   }
 
