@@ -38,6 +38,16 @@ interface Pending {
 
 const INSERT_SQL =
   'insert into chat_messages (local_id, type, sender_id, sender_name, sender_role, target_id, audience, payload, stream_id, reply_to, created_at) values';
+const ON_CONFLICT_RETURNING = 'on conflict (sender_id, local_id) do nothing returning id, sender_id, local_id';
+
+interface InsertedRow {
+  id: number | string;
+  sender_id: number | string;
+  local_id: string | null;
+}
+
+/** What one append came to: stored (or found stored before), or why not. */
+type Outcome = Appended | Error;
 
 /** Serializes message-log transactions across replicas on PostgreSQL (see `commit`). */
 const APPEND_LOCK_KEY = 7_391_004_222;
@@ -112,21 +122,27 @@ export class MessageLogService {
 
   /** Commits and delivers one group; false (with nobody settled) when the commit failed. */
   private async commitGroup(batch: Pending[]): Promise<boolean> {
-    let results: Appended[];
+    let results: Outcome[];
     try {
       results = await this.inOrder(() => this.commit(batch.map((p) => p.input)), (r) => this.deliverAll(batch, r));
     } catch (err) {
       if (batch.length === 1) batch[0].reject(err);
       return batch.length === 1;
     }
-    batch.forEach((p, i) => p.resolve(results[i]));
+    batch.forEach((p, i) => {
+      const r = results[i];
+      if (r instanceof Error) p.reject(r);
+      else p.resolve(r);
+    });
     return true;
   }
 
-  private async deliverAll(batch: Pending[], results: Appended[]): Promise<void> {
+  private async deliverAll(batch: Pending[], results: Outcome[]): Promise<void> {
     batch.forEach((p, i) => {
+      const r = results[i];
+      if (r instanceof Error) return;
       try {
-        p.deliver?.(results[i]);
+        p.deliver?.(r);
       } catch {
         // a delivery fault must not undo a commit; the message is stored and reachable by replay
       }
@@ -164,75 +180,90 @@ export class MessageLogService {
   }
 
   /**
-   * One transaction for the group: look up already-stored `local_id`s, then one multi-row INSERT.
-   * Plain SQL rather than the unit of work: this is the hot path, and change tracking cost several
-   * times the insert itself. Ids are drawn in VALUES order, since this is the only writer of the
-   * table at this moment (one SQLite connection; the advisory lock on PostgreSQL).
+   * Stores the group with one statement: a multi-row `INSERT … ON CONFLICT (sender_id, local_id) DO
+   * NOTHING RETURNING`, which commits by itself (autocommit) on both databases. One statement instead
+   * of BEGIN / look-up / INSERT / COMMIT: on SQLite each statement is a hop to the driver's thread, and
+   * on PostgreSQL a round trip, so a small group cost three times as much. A `local_id` that is already
+   * stored is skipped by the conflict clause and looked up afterwards (its row is committed and never
+   * changes). Ids are drawn in VALUES order, since this is the only writer of the table at this moment
+   * (one SQLite connection; the advisory lock on PostgreSQL).
    */
-  private async commit(inputs: NewMessage[]): Promise<Appended[]> {
+  private async commit(inputs: NewMessage[]): Promise<Outcome[]> {
     const knex = this.orm.em.getConnection().getKnex();
     const now = this.clock.now();
-    const results = await knex.transaction(async (trx) => {
-      const existing = await this.findExisting(trx, inputs);
-      const out: Appended[] = [];
-      const fresh: { index: number; message: ChatMessage }[] = [];
-      for (const input of inputs) {
-        const key = input.localId ? `${input.senderId}\u0000${input.localId}` : undefined;
-        const found = key ? existing.get(key) : undefined;
-        if (found) {
-          out.push({ message: found, duplicate: true });
-          continue;
-        }
-        const message = Object.assign(new ChatMessage(), {
-          type: input.type,
-          localId: input.localId ?? null,
-          senderId: input.senderId,
-          senderName: input.senderName,
-          senderRole: input.senderRole,
-          targetId: input.targetId,
-          audience: input.audience ?? null,
-          payload: input.payload,
-          streamId: input.streamId ?? null,
-          replyTo: input.replyTo ?? null,
-          createdAt: now,
-        });
-        // A second send with the same local_id in this very group is a duplicate of the first.
-        if (key) existing.set(key, message);
-        fresh.push({ index: out.length, message });
-        out.push({ message, duplicate: false });
+    const messages = inputs.map((input) => toMessage(input, now));
+    const insert = async (db: Knex | Knex.Transaction): Promise<InsertedRow[]> => {
+      const created = this.postgres ? now : now.getTime();
+      const values = messages.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      const params = messages.flatMap((m) => [
+        m.localId, m.type, m.senderId, m.senderName, m.senderRole, m.targetId, m.audience, m.payload, m.streamId, m.replyTo, created,
+      ]);
+      // Hand-written SQL (valid on both databases): the query builder's quoting showed up in profiles.
+      const result = await db.raw(`${INSERT_SQL} ${values} ${ON_CONFLICT_RETURNING}`, params);
+      return (this.postgres ? result.rows : result) as InsertedRow[];
+    };
+    const beforeCommit = this.beforeCommit;
+    const rows = beforeCommit
+      ? // Fault injection needs a moment between drawing the ids and making them visible.
+        await knex.transaction(async (trx) => {
+          const r = await insert(trx);
+          await beforeCommit();
+          return r;
+        })
+      : await insert(knex);
+
+    const outcomes = this.matchInserted(messages, rows);
+    const missing = outcomes.flatMap((o, i) => (o === undefined ? [i] : []));
+    if (missing.length) {
+      // The rest of the group is committed now: a failure here is only these messages' failure.
+      const existing = await this.findExisting(knex, missing.map((i) => messages[i])).catch((err: Error) => err);
+      for (const i of missing) {
+        const found = existing instanceof Error ? undefined : existing.get(keyOf(messages[i])!);
+        outcomes[i] = found
+          ? { message: found, duplicate: true }
+          : existing instanceof Error
+            ? existing
+            : new Error('a message with this local_id was stored and has since been deleted');
       }
-      if (fresh.length) {
-        // Hand-written SQL (valid on both databases): the query builder's quoting showed up in profiles.
-        const created = this.postgres ? now : now.getTime();
-        const values = fresh.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-        const params = fresh.flatMap(({ message: m }) => [
-          m.localId, m.type, m.senderId, m.senderName, m.senderRole, m.targetId, m.audience, m.payload, m.streamId, m.replyTo, created,
-        ]);
-        const inserted = await trx.raw(`${INSERT_SQL} ${values} returning id`, params);
-        const ids = (this.postgres ? inserted.rows : inserted) as { id: number }[];
-        const sorted = ids.map((r) => Number(r.id)).sort((a, b) => a - b);
-        fresh.forEach((f, i) => (f.message.id = sorted[i]));
-      }
-      await this.beforeCommit?.();
-      return out;
-    });
-    for (const r of results) if (!r.duplicate) this.onStored(r.message.type);
-    return results;
+    }
+    for (const o of outcomes) if (!(o instanceof Error) && !o!.duplicate) this.onStored(o!.message.type);
+    return outcomes as Outcome[];
   }
 
-  private async findExisting(trx: Knex.Transaction, inputs: NewMessage[]): Promise<Map<string, ChatMessage>> {
-    const withLocal = inputs.filter((i) => i.localId);
-    const map = new Map<string, ChatMessage>();
-    if (!withLocal.length) return map;
-    const pairs = withLocal.map(() => '(sender_id = ? and local_id = ?)').join(' or ');
-    const result = await trx.raw(
+  /**
+   * Gives each message the id the INSERT returned for it. The returned rows, in id order, are the
+   * inserted messages in VALUES order; a message whose row is missing either repeats a `local_id`
+   * earlier in this group (a duplicate of that one) or one stored before (left `undefined` here).
+   */
+  private matchInserted(messages: ChatMessage[], rows: InsertedRow[]): (Outcome | undefined)[] {
+    const sorted = rows.map((r) => ({ id: Number(r.id), key: r.local_id === null ? undefined : `${Number(r.sender_id)}\u0000${r.local_id}` }));
+    sorted.sort((a, b) => a.id - b.id);
+    const returnedKeys = new Set(sorted.flatMap((r) => (r.key ? [r.key] : [])));
+    const inGroup = new Map<string, ChatMessage>();
+    let next = 0;
+    return messages.map((message) => {
+      const key = keyOf(message);
+      if (key && inGroup.has(key)) return { message: inGroup.get(key)!, duplicate: true };
+      if (key && !returnedKeys.has(key)) return undefined;
+      const row = sorted[next++];
+      if (!row || row.key !== key) throw new Error('message log: the INSERT returned rows out of VALUES order');
+      message.id = row.id;
+      if (key) inGroup.set(key, message);
+      return { message, duplicate: false };
+    });
+  }
+
+  private async findExisting(db: Knex, messages: ChatMessage[]): Promise<Map<string, ChatMessage>> {
+    const pairs = messages.map(() => '(sender_id = ? and local_id = ?)').join(' or ');
+    const result = await db.raw(
       `select * from chat_messages where ${pairs}`,
-      withLocal.flatMap((i) => [i.senderId, i.localId as string]),
+      messages.flatMap((m) => [m.senderId, m.localId as string]),
     );
     const rows = (this.postgres ? result.rows : result) as Record<string, unknown>[];
+    const map = new Map<string, ChatMessage>();
     for (const r of rows) {
       const m = fromRow(r);
-      map.set(`${m.senderId}\u0000${m.localId}`, m);
+      map.set(keyOf(m)!, m);
     }
     return map;
   }
@@ -257,6 +288,27 @@ export class MessageLogService {
 }
 
 export const REPLAY_PAGE_SIZE = REPLAY_PAGE;
+
+/** The idempotency key of a message: its sender and `local_id` (PROTOCOL §3.4). */
+function keyOf(m: { senderId: number; localId: string | null }): string | undefined {
+  return m.localId ? `${m.senderId}\u0000${m.localId}` : undefined;
+}
+
+function toMessage(input: NewMessage, now: Date): ChatMessage {
+  return Object.assign(new ChatMessage(), {
+    type: input.type,
+    localId: input.localId ?? null,
+    senderId: input.senderId,
+    senderName: input.senderName,
+    senderRole: input.senderRole,
+    targetId: input.targetId,
+    audience: input.audience ?? null,
+    payload: input.payload,
+    streamId: input.streamId ?? null,
+    replyTo: input.replyTo ?? null,
+    createdAt: now,
+  });
+}
 
 /** A `chat_messages` row (as either driver returns it) as the entity class, unmanaged. */
 function fromRow(r: Record<string, unknown>): ChatMessage {
