@@ -3,13 +3,20 @@ import type { Orm } from '../db/orm';
 import type { UsersService } from '../users/users.service';
 import type { SocketIdentity } from './handshake';
 
-const TTL_MS = 5_000;
+/**
+ * A user's id, name and role never change; only a deletion does, and that is forgotten at once. The
+ * TTL is a backstop for a deletion notice lost on its way between replicas. It used to be 5 s, and
+ * re-reading every active target every 5 s showed up as bursts of look-ups queued on SQLite's one
+ * connection in front of the commits: the tail latency of every message at that moment.
+ */
+const TTL_MS = 5 * 60_000;
 const MAX_ENTRIES = 50_000;
 
 /**
  * Looks up message targets with a short cache: every CHAT names a target, and a database read per
  * message would compete with the writes. A deleted user is forgotten at once, on every replica (the
- * hub relays the deletion to the others through the adapter).
+ * hub relays the deletion to the others through the adapter, and clears the whole cache when Redis
+ * comes back after an outage, during which such a notice may have been lost).
  */
 export class Directory {
   private readonly cache = new Map<number, { user: SocketIdentity | null; at: number }>();
@@ -33,5 +40,9 @@ export class Directory {
 
   forget(id: number): void {
     this.cache.delete(id);
+  }
+
+  clear(): void {
+    this.cache.clear();
   }
 }

@@ -169,6 +169,7 @@ export class Hub implements HubPort {
    * visible message above `floor` (minus what it already had), through a gate, like a replay.
    */
   resync(floor: number): void {
+    this.directory.clear(); // a deletion announced during the outage may not have reached us
     for (const nsp of [this.delivery.chat, this.delivery.agents]) {
       for (const socket of nsp.sockets.values()) {
         const gate = openReplayGate(socket);
