@@ -17,6 +17,7 @@ import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
 import type { Config } from './config/config';
 import { initOrm, type Orm } from './db/orm';
+import { SqliteCheckpointer } from './db/sqlite-checkpointer';
 import { HubButlerOutbox } from './hub/butler-outbox';
 import { Hub } from './hub/hub';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
@@ -77,6 +78,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   for (const warning of config.warnings) logger.warn(warning);
 
   const orm = await initOrm(config, logger.child({ module: 'db' }));
+  const checkpointer = config.db.driver === 'sqlite' ? await SqliteCheckpointer.start(orm, logger.child({ module: 'db' })) : undefined;
 
   // The hub is wired after the services it serves; services reach it through a late-bound port.
   let hubPort: Hub | undefined;
@@ -173,6 +175,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     server.closeAllConnections();
     await presence.close();
     await link?.close();
+    await checkpointer?.close();
     await orm.close(true);
     logger.info('closed');
   }

@@ -12,12 +12,16 @@ export type Orm = MikroORM<SqliteDriver> | MikroORM<PostgreSqlDriver>;
 /** Any key will do as long as every replica uses the same one: it serializes migrations. */
 const MIGRATION_LOCK_KEY = 7_391_004_221;
 
-/** SQLite pragmas for every connection: WAL, a busy timeout, foreign keys. */
+/**
+ * SQLite pragmas for every connection: WAL, a busy timeout, foreign keys; no checkpoint inside a
+ * commit (a `SqliteCheckpointer` does it from a connection of its own, see there).
+ */
 const SQLITE_PRAGMAS = [
   'PRAGMA journal_mode = WAL',
   'PRAGMA busy_timeout = 10000',
   'PRAGMA foreign_keys = ON',
   'PRAGMA synchronous = NORMAL',
+  'PRAGMA wal_autocheckpoint = 0',
 ].join('; ');
 
 /** MikroORM options for the configured database; also what `mikro-orm.config.ts` exports to the CLI. */
