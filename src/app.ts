@@ -102,6 +102,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await link.connect(await messageLog.lastId());
     await (presence as RedisPresence).start();
     messageLog.setDeliveryBarrier(() => link.published());
+    // Several replicas share the log only on PostgreSQL (SQLite is one process's file).
+    if (config.db.driver === 'postgres') {
+      messageLog.setRecovery(link.groupPublisher(), (rows) => hub().redeliver(rows));
+      link.on('writable', () => void messageLog.publishStranded().catch((err) => logger.warn({ err }, 'could not deliver unpublished messages yet')));
+    }
   }
   await bootstrapUsers(orm, users, config, logger.child({ module: 'bootstrap' }));
   const butlerSelf = await RequestContext.create(orm.em, () => users.getButler());
@@ -174,6 +179,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await Promise.race([drained, deadline]);
     server.closeAllConnections();
     await presence.close();
+    messageLog.close();
     await link?.close();
     await checkpointer?.close();
     await orm.close(true);

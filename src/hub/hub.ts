@@ -7,6 +7,7 @@ import type { JwtService } from '../auth/jwt';
 import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
 import { toEnvelope } from '../messages/envelope';
+import type { ChatMessage } from '../messages/chat-message.entity';
 import type { MessageLogService } from '../messages/message-log.service';
 import type { LogAuthor, SystemLogEntry, SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
@@ -162,6 +163,31 @@ export class Hub implements HubPort {
       this.deps.orm.em.nativeUpdate(User, { id: agentId }, { lastSeenAt: this.deps.clock.now() }),
     );
     await this.announcePresence(agentId);
+  }
+
+  /**
+   * Delivers messages that a replica committed and did not live to publish (see
+   * MessageLogService.setRecovery), routed from their rows as their own replica would have. The
+   * sending socket gets its message too: it never had an ack, since that replica died.
+   */
+  async redeliver(messages: ChatMessage[]): Promise<() => void> {
+    const targets = await Promise.all(
+      messages.map((m) => (m.type === 'CHAT' && m.targetId !== null ? this.directory.find(m.targetId) : null)),
+    );
+    return () => {
+      messages.forEach((m, i) => {
+        const envelope = toEnvelope(m);
+        if (m.type === 'CHAT') {
+          if (m.targetId !== null && !targets[i]) return; // the target has been deleted since
+          const sender = { id: m.senderId, username: m.senderName, role: m.senderRole as SocketIdentity['role'] };
+          this.delivery.conversation(envelope, sender, targets[i]);
+        } else if (m.audience === 'ADMINS' && m.targetId !== null) {
+          this.delivery.toRequesterAndAdmins(envelope, m.targetId);
+        }
+      });
+      const range = { from: messages[0].id, to: messages[messages.length - 1].id, count: messages.length };
+      this.log.info(range, 'delivered messages that a replica stored and did not publish');
+    };
   }
 
   /**

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { RedisAdapter } from '@socket.io/redis-adapter';
 import Redis from 'ioredis';
 import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import type { GroupPublisher } from '../messages/message-log.service';
 import type { Logger } from '../shared/logger';
 import { withReplayGate } from './replay-gate';
 
@@ -9,12 +10,20 @@ import { withReplayGate } from './replay-gate';
 
 /** How long a PUBLISH is retried while Redis answers but the publisher reconnects (ioredis backs off ≤ 2 s). */
 const PUBLISH_RETRY_MS = 5_000;
+/** How long one read of the published mark may take before it counts as failed. */
+const MARK_READ_TIMEOUT_MS = 1_000;
 /** Stored messages kept for a late PUBLISH after an outage (beyond this, the oldest rely on replay). */
 const MAX_UNPUBLISHED_BYTES = 32 * 1024 * 1024;
 
-interface Unpublished {
+/** One encoded broadcast; `id` when it carries a stored message. */
+interface Packet {
   channel: string;
   msg: string | Buffer;
+  id?: number;
+}
+
+interface Unpublished extends Packet {
+  id: number;
   bytes: number;
 }
 
@@ -35,12 +44,15 @@ interface Unpublished {
  *
  * Replicas do not come back at the same moment (each client backs off on its own), and one replica
  * can lose Redis while the others keep it: a replica that is still cut off goes on committing, and
- * replicas that are already back (and resynced) would never see those messages. So the packets of
- * stored messages whose PUBLISH failed are kept and published late once this replica is back. Every
- * socket gets each of them once: the replay gate drops the ones a replay or resync already sent, and
- * the others were never delivered. They arrive out of id order, which is why a resync is not enough.
+ * replicas that are already back (and resynced) would never see those messages. With several
+ * replicas (PostgreSQL) the published mark has not moved past them (see groupPublisher): the next
+ * group any replica commits delivers them first, in order, and this replica sweeps them itself once
+ * it is back (`writable`). Without the mark (one replica), the packets of stored messages whose
+ * PUBLISH failed are kept and published late once this replica is back. Every socket gets each of
+ * them once: the replay gate drops the ones a replay or resync already sent, and the others were
+ * never delivered.
  */
-export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: [] }> {
+export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: []; writable: [] }> {
   readonly pub: Redis;
   readonly sub: Redis;
   readonly cmd: Redis;
@@ -53,12 +65,18 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   /** Rejecters of the PUBLISHes waiting for a reply. */
   private readonly unanswered = new Set<(err: Error) => void>();
   private unpublished: Unpublished[] = [];
+  /** While a message-log group delivers: its broadcasts, published together (see publishGroup). */
+  private collecting?: Packet[];
+  /** Whether the message log recovers unpublished messages through the mark (see groupPublisher). */
+  private markMode = false;
+  private readonly markKey: string;
   private unpublishedBytes = 0;
   private flushing = false;
 
   constructor(url: string, keyPrefix: string, private readonly log: Logger) {
     super();
     this.keyPrefix = keyPrefix;
+    this.markKey = `${keyPrefix}:log:published`;
     const common = { maxRetriesPerRequest: 2, retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000) };
     // No resend of unanswered commands after a reconnect: a PUBLISH in flight when the connection
     // breaks fails at once (see publishOnce) and is published again by this class, in its place.
@@ -81,9 +99,9 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
         this.log.info({ floor: this.receivedUpTo }, 'redis is back: resynchronising sockets');
         this.emit('recovered', this.receivedUpTo);
       }
-      void this.flushUnpublished();
+      this.afterReconnect();
     });
-    this.pub.on('ready', () => void this.flushUnpublished());
+    this.pub.on('ready', () => this.afterReconnect());
     this.pub.on('close', () => {
       for (const abort of this.unanswered) abort(new Error('redis publisher connection closed before the reply'));
       this.unanswered.clear();
@@ -109,6 +127,45 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     await this.cmd.ping();
   }
 
+  /**
+   * The message log's side of Redis on several replicas (MessageLogService.setRecovery): the mark of
+   * how far the log has been published, and the publication of a group's broadcasts *with* the mark,
+   * in one MULTI, so that Redis never has the one without the other. A mark that moved while its
+   * messages did not would be a hole; messages out without their mark would be sent a second time.
+   */
+  groupPublisher(): GroupPublisher {
+    this.markMode = true;
+    return {
+      // Retried like a PUBLISH while only the publisher reconnects: a group that cannot read the
+      // mark holds its messages back (behind the mark) until the next group or a sweep.
+      readMark: () =>
+        this.whileSubscribed(async () => {
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), MARK_READ_TIMEOUT_MS)));
+          const value = await Promise.race([this.answered(this.pub.get(this.markKey)), timeout]).finally(() => clearTimeout(timer));
+          // No mark: a new prefix, or a Redis that restarted empty. What was stored during the
+          // restart may be unpublished, so start from what this replica last received in order;
+          // sockets that a resync already brought further drop the copies (the replay gate).
+          return value === null ? this.receivedUpTo : Number(value);
+        }),
+      publishGroup: async (deliver, lastId) => {
+        let packets: Packet[] = [];
+        this.collecting = packets;
+        try {
+          deliver();
+        } finally {
+          this.collecting = undefined;
+        }
+        // Unchecked: the stored messages stay behind the mark for the next group (or sweep) to send.
+        if (lastId === null) packets = packets.filter((p) => p.id === undefined);
+        if (!packets.length && lastId === null) return;
+        const done = this.publishOrdered(packets, lastId ?? undefined);
+        this.track(done, packets);
+        await done.catch(() => undefined);
+      },
+    };
+  }
+
   /** Waits until every PUBLISH issued so far has been answered (or failed). */
   async published(): Promise<void> {
     if (!this.pending.size) return;
@@ -131,8 +188,10 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
         const msg = this.parser.encode([`${this.uid}:ordered`, packet, raw]);
         let channel: string = this.channel;
         if (opts.rooms && opts.rooms.size === 1) channel += `${opts.rooms.values().next().value}#`;
-        const stored = typeof packet.data?.[1]?.id === 'number';
-        link.track(link.publishOrdered(channel, msg), stored ? { channel, msg } : undefined);
+        const id = packet.data?.[1]?.id;
+        const out: Packet = { channel, msg, id: typeof id === 'number' ? id : undefined };
+        if (link.collecting) link.collecting.push(out);
+        else link.track(link.publishOrdered([out]), [out]);
       }
     }
     const { pub, sub, keyPrefix } = this;
@@ -143,18 +202,23 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   }
 
   /**
-   * PUBLISH on the ordered stream. A failure while this replica's subscriber is still connected means
-   * Redis is up and only the publisher's connection broke: the other replicas' subscribers are live
-   * and would skip this message for good (nothing makes them resync). So it is retried until the
-   * publisher is back, still inside the append lock, which keeps the order. When the subscriber is
-   * down too, Redis is away: fail at once; the resync after recovery covers it.
+   * PUBLISHes on the ordered stream (with the published mark, for a message-log group), in one MULTI.
+   * A failure while this replica's subscriber is still connected means Redis is up and only the
+   * publisher's connection broke: the other replicas' subscribers are live and would skip these
+   * messages for good (nothing makes them resync). So it is retried until the publisher is back,
+   * still inside the append lock, which keeps the order. When the subscriber is down too, Redis is
+   * away: fail at once; the resync after recovery covers it.
    */
-  private async publishOrdered(channel: string, msg: string | Buffer): Promise<void> {
+  private publishOrdered(packets: Packet[], mark?: number): Promise<void> {
+    return this.whileSubscribed(() => this.publishOnce(packets, mark));
+  }
+
+  /** Retries `attempt` while the subscriber is connected (Redis is up), for PUBLISH_RETRY_MS at most. */
+  private async whileSubscribed<T>(attempt: () => Promise<T>): Promise<T> {
     const giveUpAt = Date.now() + PUBLISH_RETRY_MS;
     for (;;) {
       try {
-        await this.publishOnce(channel, msg);
-        return;
+        return await attempt();
       } catch (err) {
         if (!this.subReady || Date.now() > giveUpAt) throw err;
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -163,41 +227,61 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   }
 
   /**
-   * One PUBLISH that fails when the publisher's connection closes before the reply. ioredis would
-   * keep it until Redis is back (retries do not flush it when a reconnect reaches a proxy), and the
-   * message log holds the cluster-wide append lock while it waits: every replica would stop acking.
-   * If Redis had run it just before the connection died, the later publish is a second copy; that is
-   * the one case where a client can get an id twice (it dedupes by id, PROTOCOL §3.3).
+   * One attempt, failing when the publisher's connection closes before the reply. ioredis would
+   * keep the commands until Redis is back (retries do not flush them when a reconnect reaches a
+   * proxy), and the message log holds the cluster-wide append lock while it waits: every replica
+   * would stop acking. If Redis had run them just before the connection died, the retry is a second
+   * copy; that is the one case where a client can get an id twice (it dedupes by id, PROTOCOL §3.3).
    */
-  private publishOnce(channel: string, msg: string | Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.unanswered.add(reject);
-      this.pub.publish(channel, msg).then(
-        () => resolve(),
-        (err) => reject(err),
-      ).finally(() => this.unanswered.delete(reject));
+  private publishOnce(packets: Packet[], mark?: number): Promise<void> {
+    if (packets.length === 1 && mark === undefined) return this.answered(this.pub.publish(packets[0].channel, packets[0].msg)).then(() => undefined);
+    const multi = this.pub.multi();
+    for (const p of packets) multi.publish(p.channel, p.msg);
+    if (mark !== undefined) multi.set(this.markKey, String(mark));
+    return this.answered(multi.exec()).then((replies) => {
+      const failed = replies?.find(([err]) => err);
+      if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
     });
   }
 
-  /** Tracks a PUBLISH for the barrier; a failed one of a stored message is kept for later. */
-  private track(p: Promise<unknown>, late?: { channel: string; msg: string | Buffer }): void {
+  /** A command's reply, or a failure as soon as the publisher's connection closes without one. */
+  private answered<T>(command: Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.unanswered.add(reject);
+      command.then(resolve, reject).finally(() => this.unanswered.delete(reject));
+    });
+  }
+
+  /** Tracks a PUBLISH for the barrier; failed ones of stored messages are kept for later. */
+  private track(p: Promise<unknown>, packets: Packet[]): void {
     const guarded = p.catch((err) => {
       this.log.warn({ err: (err as Error).message }, 'redis publish failed: delivery waits for recovery');
       this.wasDown = true;
-      if (late) this.keepUnpublished(late);
+      if (this.markMode) return; // the mark did not move: the next group, or the sweep, delivers them
+      for (const packet of packets) if (packet.id !== undefined) this.keepUnpublished(packet as Unpublished);
     });
     this.pending.add(guarded);
     void guarded.finally(() => this.pending.delete(guarded));
   }
 
-  private keepUnpublished({ channel, msg }: { channel: string; msg: string | Buffer }): void {
+  private keepUnpublished({ channel, msg, id }: Packet & { id: number }): void {
     const bytes = typeof msg === 'string' ? Buffer.byteLength(msg) : msg.length;
-    this.unpublished.push({ channel, msg, bytes });
+    this.unpublished.push({ channel, msg, id, bytes });
     this.unpublishedBytes += bytes;
     while (this.unpublishedBytes > MAX_UNPUBLISHED_BYTES) {
       this.unpublishedBytes -= this.unpublished.shift()!.bytes;
       this.log.warn('too many messages waiting for redis: the oldest reach their clients by replay only');
     }
+  }
+
+  /**
+   * A connection is back. With the mark, `writable` asks the message log to deliver (in order, under
+   * its lock) whatever was stored and not published; without it, the packets kept are published.
+   */
+  private afterReconnect(): void {
+    if (!this.subReady || this.pub.status !== 'ready') return;
+    if (this.markMode) this.emit('writable');
+    else void this.flushUnpublished();
   }
 
   /** Publishes, oldest first, what failed during an outage, once both connections are back. */
@@ -208,7 +292,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     try {
       while (this.unpublished.length && this.subReady && this.pub.status === 'ready') {
         const next = this.unpublished[0];
-        await this.publishOnce(next.channel, next.msg);
+        await this.publishOnce([next]);
         this.unpublished.shift();
         this.unpublishedBytes -= next.bytes;
       }

@@ -29,6 +29,28 @@ export interface Appended {
 /** Called right after the commit, in id order, before the next group may commit. */
 export type Deliver = (appended: Appended) => void;
 
+/**
+ * How a group's deliveries leave this replica when several replicas share the log (PROTOCOL §5
+ * across replicas): a replica that dies between its commit and its publish must not leave a hole
+ * that later ids jump over. The bus keeps a mark of how far the log has been published.
+ */
+export interface GroupPublisher {
+  /** The highest id whose group was published (`undefined`: unknown, nothing is checked). */
+  readMark(): Promise<number | undefined>;
+  /**
+   * Runs `deliver` and publishes everything it broadcasts together with the mark `lastId`, as one
+   * unit; resolves when that is answered or has failed (failures are the bus's to handle). With
+   * `null` (the gap below the group could not be checked) the stored messages are not published.
+   */
+  publishGroup(deliver: () => void, lastId: number | null): Promise<void>;
+}
+
+/**
+ * Prepares the delivery of stored messages from their rows alone (look-ups may take time); the
+ * returned function delivers them, in the order given (see `setRecovery`).
+ */
+export type Redeliver = (messages: ChatMessage[]) => Promise<() => void>;
+
 interface Pending {
   input: NewMessage;
   deliver?: Deliver;
@@ -46,6 +68,12 @@ interface InsertedRow {
   local_id: string | null;
 }
 
+/** Rows of other replicas' groups that were never published, ready to deliver. */
+interface Stranded {
+  deliver: () => void;
+  lastId: number;
+}
+
 /** What one append came to: stored (or found stored before), or why not. */
 type Outcome = Appended | Error;
 
@@ -53,6 +81,8 @@ type Outcome = Appended | Error;
 const APPEND_LOCK_KEY = 7_391_004_222;
 const MAX_BATCH = 256;
 const REPLAY_PAGE = 500;
+/** How soon a group whose messages stayed behind the published mark has them swept. */
+const SWEEP_DELAY_MS = 1_000;
 
 /**
  * The message log: every stored CHAT, AUTH_REQUEST and AUTH_STATUS_UPDATE.
@@ -74,6 +104,13 @@ export class MessageLogService {
   private readonly postgres: boolean;
   /** Fault injection for tests: runs inside the transaction, after the INSERT, before the COMMIT. */
   beforeCommit?: () => Promise<void>;
+  /**
+   * Fault injection for tests: runs after the commit, before the deliveries. A throw stands for a
+   * replica that dies at that moment: the group is stored and never delivered by this replica.
+   */
+  afterCommit?: () => Promise<void>;
+  private recovery?: { publisher: GroupPublisher; redeliver: Redeliver };
+  private sweepTimer?: NodeJS.Timeout;
   /** Resolves when the deliveries of a group have left this replica (the Redis PUBLISH replies). */
   private delivered: () => Promise<void> = async () => undefined;
 
@@ -91,6 +128,16 @@ export class MessageLogService {
   }
 
   /**
+   * Several replicas on PostgreSQL: each group, under the append lock, reads how far the log was
+   * published; rows between that mark and its own first id were committed by a replica that did not
+   * live to publish them, and are delivered (from their rows) before the group's own, and published
+   * with them and the mark moved to the group's last id, as one unit.
+   */
+  setRecovery(publisher: GroupPublisher, redeliver: Redeliver): void {
+    this.recovery = { publisher, redeliver };
+  }
+
+  /**
    * Stores a message. `deliver` runs after the commit and before the promise resolves, in id order
    * with every other delivery (a duplicate `local_id` is passed too, flagged, and should not be sent).
    */
@@ -99,6 +146,12 @@ export class MessageLogService {
       this.queue.push({ input, deliver, resolve, reject });
       if (!this.flushing) void this.drain();
     });
+  }
+
+  /** Stops the sweeps (the database and Redis are closing). */
+  close(): void {
+    this.recovery = undefined;
+    clearTimeout(this.sweepTimer);
   }
 
   /** Resolves once everything queued so far is committed (used by shutdown). */
@@ -124,7 +177,25 @@ export class MessageLogService {
   private async commitGroup(batch: Pending[]): Promise<boolean> {
     let results: Outcome[];
     try {
-      results = await this.inOrder(() => this.commit(batch.map((p) => p.input)), (r) => this.deliverAll(batch, r));
+      results = await this.inOrder(async () => {
+        const markRead = this.recovery?.publisher.readMark().then(
+          (value) => ({ value }),
+          () => undefined,
+        );
+        const r = await this.commit(batch.map((p) => p.input));
+        await this.afterCommit?.();
+        const ids = freshIds(r);
+        // The group is committed now: a mark that cannot be read, or a failed look-up, must not fail
+        // it. Its messages then stay behind the mark (which only moves past ids that were checked),
+        // for the next group or a sweep to deliver in order, rather than out of order now.
+        let stranded: Stranded[] | null = [];
+        if (markRead && ids.length) {
+          const mark = await markRead;
+          stranded = mark ? await this.prepareStranded(mark.value, Math.min(...ids)).catch(() => null) : null;
+        }
+        await this.deliverAll(batch, r, stranded);
+        return r;
+      });
     } catch (err) {
       if (batch.length === 1) batch[0].reject(err);
       return batch.length === 1;
@@ -137,38 +208,88 @@ export class MessageLogService {
     return true;
   }
 
-  private async deliverAll(batch: Pending[], results: Outcome[]): Promise<void> {
-    batch.forEach((p, i) => {
-      const r = results[i];
-      if (r instanceof Error) return;
-      try {
-        p.deliver?.(r);
-      } catch {
-        // a delivery fault must not undo a commit; the message is stored and reachable by replay
-      }
-    });
+  private async deliverAll(batch: Pending[], results: Outcome[], stranded: Stranded[] | null): Promise<void> {
+    const deliver = () => {
+      for (const s of stranded ?? []) s.deliver();
+      batch.forEach((p, i) => {
+        const r = results[i];
+        if (r instanceof Error) return;
+        try {
+          p.deliver?.(r);
+        } catch {
+          // a delivery fault must not undo a commit; the message is stored and reachable by replay
+        }
+      });
+    };
+    const last = Math.max(0, ...freshIds(results));
+    if (!this.recovery || !last) deliver();
+    else if (stranded) await this.recovery.publisher.publishGroup(deliver, last);
+    else {
+      await this.recovery.publisher.publishGroup(deliver, null);
+      this.sweepSoon();
+    }
     await this.delivered();
   }
 
+  /** Sweeps after a group that left its messages behind the mark, in case no other group follows. */
+  private sweepSoon(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      void this.publishStranded().catch(() => this.recovery && this.sweepSoon());
+    }, SWEEP_DELAY_MS);
+    this.sweepTimer.unref();
+  }
+
   /**
-   * Runs commit-then-deliver while holding the cluster-wide append lock on PostgreSQL (a session
-   * advisory lock on its own connection), so that groups from all replicas commit *and* are
+   * Delivers what was committed and never published (see `setRecovery`) without waiting for the next
+   * group: called when this replica's Redis connections are back after an outage.
+   */
+  async publishStranded(): Promise<void> {
+    const recovery = this.recovery;
+    if (!recovery) return;
+    await this.inOrder(async () => {
+      const mark = await recovery.publisher.readMark();
+      if (mark === undefined) return;
+      const stranded = await this.prepareStranded(mark);
+      if (stranded.length) await recovery.publisher.publishGroup(() => stranded.forEach((s) => s.deliver()), stranded[stranded.length - 1].lastId);
+    });
+  }
+
+  /**
+   * Prepares the delivery, oldest first, of committed rows between the published mark and `before`
+   * (or the end of the log): what a replica stored and did not live (or reach Redis) to publish.
+   */
+  private async prepareStranded(mark: number | undefined, before?: number): Promise<Stranded[]> {
+    if (mark === undefined) return [];
+    const knex = this.orm.em.getConnection().getKnex();
+    const prepared: Stranded[] = [];
+    for (let cursor = mark; before === undefined || cursor < before - 1; ) {
+      const result =
+        before === undefined
+          ? await knex.raw('select * from chat_messages where id > ? order by id limit ?', [cursor, REPLAY_PAGE])
+          : await knex.raw('select * from chat_messages where id > ? and id < ? order by id limit ?', [cursor, before, REPLAY_PAGE]);
+      const rows = ((this.postgres ? result.rows : result) as Record<string, unknown>[]).map(fromRow);
+      if (!rows.length) break; // ids drawn and never stored: rolled back, or skipped as duplicates
+      cursor = rows[rows.length - 1].id;
+      prepared.push({ deliver: await this.recovery!.redeliver(rows), lastId: cursor });
+    }
+    return prepared;
+  }
+
+  /**
+   * Runs a group's commit-then-deliver while holding the cluster-wide append lock on PostgreSQL (a
+   * session advisory lock on its own connection), so that groups from all replicas commit *and* are
    * published in id order. SQLite has one connection and one replica: the drain loop is the lock.
    */
-  private async inOrder<T>(commit: () => Promise<T>, deliver: (r: T) => Promise<void>): Promise<T> {
-    if (!this.postgres) {
-      const r = await commit();
-      await deliver(r);
-      return r;
-    }
+  private async inOrder<T>(group: () => Promise<T>): Promise<T> {
+    if (!this.postgres) return group();
     const knex = this.orm.em.getConnection().getKnex();
     const conn = await knex.client.acquireConnection();
     try {
       await knex.raw('select pg_advisory_lock(?)', [APPEND_LOCK_KEY]).connection(conn);
       try {
-        const r = await commit();
-        await deliver(r);
-        return r;
+        return await group();
       } finally {
         // Never let a failed unlock look like a failed commit (a retry would store twice); a broken
         // connection has lost its session lock anyway.
@@ -288,6 +409,11 @@ export class MessageLogService {
 }
 
 export const REPLAY_PAGE_SIZE = REPLAY_PAGE;
+
+/** The ids this group stored (not the duplicates it found). */
+function freshIds(results: Outcome[]): number[] {
+  return results.flatMap((r) => (r instanceof Error || r.duplicate ? [] : [r.message.id]));
+}
 
 /** The idempotency key of a message: its sender and `local_id` (PROTOCOL §3.4). */
 function keyOf(m: { senderId: number; localId: string | null }): string | undefined {

@@ -252,4 +252,38 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
       expect(seq.map((e) => (e.event === 'message' ? (e.data as Envelope).id : 'done'))).toEqual([...missed.map((m) => m.id), 'done', live.id]);
     });
   });
+
+  describe('a replica that dies between its commit and its publish', () => {
+    it('the next replica to commit delivers the stranded message first: the target gets both, in id order, so last_id never jumps over it', async () => {
+      const gil = await R1.api.human(admin.token, 'gil');
+      const onR3 = await openWith(R3.url, 'chat', gil.token);
+      const log = R1.app.services.messageLog;
+      // R1 commits alice's message and then "dies": it never delivers it and never acks it.
+      log.afterCommit = async () => {
+        throw new Error('replica died after its commit');
+      };
+      let stranded: { ok: boolean };
+      try {
+        stranded = (await A1.send({ type: 'CHAT', target_id: gil.user.id, payload: 'stranded' })) as { ok: boolean };
+      } finally {
+        log.afterCommit = undefined;
+      }
+      expect(stranded.ok).toBe(false);
+      await sleep(300);
+      expect(count(onR3, chatWith('stranded'))).toBe(0);
+
+      const later = okAck(await ADM.send({ type: 'CHAT', target_id: gil.user.id, payload: 'later' }));
+      await onR3.waitFor(chatWith('later'));
+      await sleep(300);
+      const got = onR3.received.filter((e) => e.type === 'CHAT');
+      expect(got.map((e) => e.payload)).toEqual(['stranded', 'later']);
+      expect(got[0].id).toBeLessThan(later.id!);
+      expect(got[0]).toMatchObject({ sender_id: alice.user.id, target_id: gil.user.id });
+      // alice's other tab gets the echo it would have had, and the message is in the log
+      await A2.waitFor(chatWith('stranded'));
+      const history = await R2.api.get(`/api/chat/history/${alice.user.id}`, gil.token);
+      expect(history.status).toBe(200);
+      expect(JSON.stringify(history.body)).toContain('"stranded"');
+    });
+  });
 });
