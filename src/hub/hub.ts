@@ -16,6 +16,7 @@ import type { HubPort } from '../shared/ports';
 import type { Envelope } from '../shared/protocol';
 import { User } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
+import type { AgentView } from '../users/user.view';
 import { ADMINS_ROOM, Delivery, userRoom } from './delivery';
 import { Directory } from './directory';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
@@ -111,7 +112,8 @@ export class Hub implements HubPort {
       this.deps.metrics.socketsConnected.dec({ namespace: kind });
       if (kind === 'agents') this.track(this.agentLeft(user, socket.id));
     });
-    if (kind === 'agents') this.track(this.agentArrived(user, socket.id));
+    if (kind === 'agents') this.track(this.agentArrived(user, socket.id, data.arrival!));
+    data.arrival = undefined;
     if (gate) this.track(this.replay(socket, user, data.replayAfter!, gate));
   }
 
@@ -140,9 +142,10 @@ export class Hub implements HubPort {
     }
   }
 
-  private async agentArrived(agent: SocketIdentity, socketId: string): Promise<void> {
+  /** Announces an agent's first socket with the user object its handshake read (no second query). */
+  private async agentArrived(agent: SocketIdentity, socketId: string, view: AgentView): Promise<void> {
     try {
-      if (await this.deps.presence.add(agent.id, socketId)) await this.announcePresence(agent.id);
+      if (await this.deps.presence.add(agent.id, socketId)) this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view));
     } catch (err) {
       this.log.error({ err, agentId: agent.id }, 'presence update failed');
     }
