@@ -8,6 +8,7 @@ import type { ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { isHuman, type Role } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
+import { userView, type AgentView } from '../users/user.view';
 
 export type NamespaceKind = 'chat' | 'agents' | 'monitor';
 
@@ -22,6 +23,11 @@ export interface SocketData {
   user: SocketIdentity;
   /** The `auth.last_id` asked for, when the client wants a replay. */
   replayAfter?: number;
+  /**
+   * An agent's PRESENCE payload as the handshake read it, for the hub to announce if this is the
+   * agent's first socket; the hub clears it on connection, so that no socket keeps it.
+   */
+  arrival?: AgentView;
 }
 
 export interface HandshakeDeps {
@@ -64,17 +70,11 @@ function replayAfterOf(socket: Socket): number | undefined | 'invalid' {
 /** Namespace middleware: who may connect where (PROTOCOL §3). */
 export function handshake(kind: NamespaceKind, deps: HandshakeDeps) {
   return (socket: Socket, next: (err?: Error) => void): void => {
-    RequestContext.create(deps.orm.em, async () => {
-      const credential = credentialOf(socket);
-      if (!credential) throw refuse();
-      const user = kind === 'agents' ? await agentOf(credential, deps) : await humanOf(credential, deps);
-      if (kind === 'monitor' && user.role !== 'ADMIN') throw new HandshakeError('forbidden', 'FORBIDDEN');
-      const replayAfter = replayAfterOf(socket);
-      if (replayAfter === 'invalid') throw new HandshakeError('invalid last_id', 'VALIDATION_ERROR');
-      const data: SocketData = { user: { id: user.id, username: user.username, role: user.role }, replayAfter };
-      socket.data = data;
-    }).then(
-      () => next(),
+    identify(kind, socket, deps).then(
+      (data) => {
+        socket.data = data;
+        next();
+      },
       (err: unknown) => {
         if (err instanceof HandshakeError) return next(err);
         deps.logger.error({ err, nsp: kind }, 'handshake failed');
@@ -84,9 +84,27 @@ export function handshake(kind: NamespaceKind, deps: HandshakeDeps) {
   };
 }
 
+async function identify(kind: NamespaceKind, socket: Socket, deps: HandshakeDeps): Promise<SocketData> {
+  const credential = credentialOf(socket);
+  if (!credential) throw refuse();
+  let user: SocketIdentity;
+  let arrival: AgentView | undefined;
+  if (kind === 'agents') {
+    const login = await agentOf(credential, deps);
+    user = login.user;
+    arrival = userView(login.user, { online: true, tokenHint: login.tokenHint, tokenUpdatedAt: login.tokenUpdatedAt }) as AgentView;
+  } else {
+    user = await RequestContext.create(deps.orm.em, () => humanOf(credential, deps));
+    if (kind === 'monitor' && user.role !== 'ADMIN') throw new HandshakeError('forbidden', 'FORBIDDEN');
+  }
+  const replayAfter = replayAfterOf(socket);
+  if (replayAfter === 'invalid') throw new HandshakeError('invalid last_id', 'VALIDATION_ERROR');
+  return { user: { id: user.id, username: user.username, role: user.role }, replayAfter, arrival };
+}
+
 async function agentOf(credential: string, deps: HandshakeDeps) {
   // A JWT on /agents is the wrong kind of credential: unauthorized, like any invalid one.
-  const agent = looksLikeAgentToken(credential) ? await deps.agents.authenticate(credential) : null;
+  const agent = looksLikeAgentToken(credential) ? await deps.agents.login(credential) : null;
   if (!agent) throw refuse();
   return agent;
 }

@@ -15,9 +15,10 @@ import type { Logger } from '../shared/logger';
 import type { Metrics } from '../shared/metrics';
 import type { HubPort } from '../shared/ports';
 import type { Envelope } from '../shared/protocol';
-import { User } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
+import type { AgentView } from '../users/user.view';
 import { ADMINS_ROOM, Delivery, userRoom } from './delivery';
+import { Departures } from './departures';
 import { Directory } from './directory';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
 import { MessageHandlers, type HubListener } from './message.handlers';
@@ -58,6 +59,7 @@ export class Hub implements HubPort {
   readonly delivery: Delivery;
   readonly directory: Directory;
   private readonly handlers: MessageHandlers;
+  private readonly departures: Departures;
   private readonly log: Logger;
   /** Background work (presence, replay) that shutdown waits for before the database closes. */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -80,6 +82,7 @@ export class Hub implements HubPort {
     });
     this.delivery = new Delivery(this.io);
     this.directory = new Directory(deps.orm, deps.users);
+    this.departures = new Departures({ ...deps, announce: (view) => this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view)) });
     this.handlers = new MessageHandlers({ ...deps, delivery: this.delivery, directory: this.directory, hub: this, track: (w) => this.track(w) });
 
     // A user deleted on another replica: drop the cached lookup here too, so a CHAT to them is NOT_FOUND.
@@ -112,7 +115,8 @@ export class Hub implements HubPort {
       this.deps.metrics.socketsConnected.dec({ namespace: kind });
       if (kind === 'agents') this.track(this.agentLeft(user, socket.id));
     });
-    if (kind === 'agents') this.track(this.agentArrived(user, socket.id));
+    if (kind === 'agents') this.track(this.agentArrived(user, socket.id, data.arrival!));
+    data.arrival = undefined;
     if (gate) this.track(this.replay(socket, user, data.replayAfter!, gate));
   }
 
@@ -141,9 +145,10 @@ export class Hub implements HubPort {
     }
   }
 
-  private async agentArrived(agent: SocketIdentity, socketId: string): Promise<void> {
+  /** Announces an agent's first socket with the user object its handshake read (no second query). */
+  private async agentArrived(agent: SocketIdentity, socketId: string, view: AgentView): Promise<void> {
     try {
-      if (await this.deps.presence.add(agent.id, socketId)) await this.announcePresence(agent.id);
+      if (await this.deps.presence.add(agent.id, socketId)) this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view));
     } catch (err) {
       this.log.error({ err, agentId: agent.id }, 'presence update failed');
     }
@@ -158,11 +163,8 @@ export class Hub implements HubPort {
   }
 
   /** An agent's last socket is gone (here, or on a replica that died): store last_seen_at, announce. */
-  async agentGone(agentId: number): Promise<void> {
-    await RequestContext.create(this.deps.orm.em, () =>
-      this.deps.orm.em.nativeUpdate(User, { id: agentId }, { lastSeenAt: this.deps.clock.now() }),
-    );
-    await this.announcePresence(agentId);
+  agentGone(agentId: number): Promise<void> {
+    return this.departures.add(agentId);
   }
 
   /**

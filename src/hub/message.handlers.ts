@@ -42,37 +42,62 @@ export interface HandlerDeps {
 }
 
 /**
+ * What a socket needs once it sends: its rate limit, its order, and the CHATs still on their way.
+ * Made on the first message, not at connection: most agents hold an idle socket for hours, and
+ * 20,000 of them must fit in one process.
+ */
+interface Lane {
+  bucket: TokenBucket;
+  /** The ordered step of the socket's latest message. */
+  ordered: Promise<unknown>;
+  /** Settles when the socket's latest CHAT is delivered (or failed). */
+  lastChat: Promise<unknown>;
+}
+
+const settled: Promise<unknown> = Promise.resolve();
+
+/**
  * The `message` event: validation, the per-socket rate limit and order, then one handler per type.
  * Every refusal is an ack `{ok:false, error, code}`; the socket stays connected.
  */
 export class MessageHandlers {
   readonly listeners: HubListener[] = [];
   private readonly log: Logger;
+  private readonly lanes = new WeakMap<Socket, Lane>();
 
   constructor(private readonly deps: HandlerDeps) {
     this.log = deps.logger.child({ module: 'messages' });
   }
 
   attach(socket: Socket): void {
-    const bucket = new TokenBucket(this.deps.config.socketRateLimit);
+    socket.on('message', (raw: unknown, ack?: unknown) => this.receive(socket, raw, ack));
+  }
+
+  // Messages from one socket are handled one after another, in the order they were sent. A CHAT's
+  // ordered part ends when it is queued in the message log (which commits and delivers in queue
+  // order), so a fast sender's CHATs share commit groups instead of waiting for one each. Any other
+  // type waits until the CHATs before it are delivered: a stream's end never overtakes its final CHAT.
+  private receive(socket: Socket, raw: unknown, ack: unknown): void {
+    const reply = (a: Ack) => {
+      if (!a.ok) this.deps.metrics.messagesRefused.inc({ code: a.code });
+      if (typeof ack === 'function') ack(a);
+    };
+    const lane = this.laneOf(socket);
+    if (!lane.bucket.take()) return reply({ ok: false, error: 'Too many messages; slow down', code: 'RATE_LIMITED' });
     const sender = (socket.data as SocketData).user;
-    // Messages from one socket are handled one after another, in the order they were sent. A CHAT's
-    // ordered part ends when it is queued in the message log (which commits and delivers in queue
-    // order), so a fast sender's CHATs share commit groups instead of waiting for one each. Any other
-    // type waits until the CHATs before it are delivered: a stream's end never overtakes its final CHAT.
-    let ordered: Promise<unknown> = Promise.resolve();
-    const pendingChats = { last: Promise.resolve() as Promise<unknown> };
-    socket.on('message', (raw: unknown, ack?: unknown) => {
-      const reply = (a: Ack) => {
-        if (!a.ok) this.deps.metrics.messagesRefused.inc({ code: a.code });
-        if (typeof ack === 'function') ack(a);
-      };
-      if (!bucket.take()) return reply({ ok: false, error: 'Too many messages; slow down', code: 'RATE_LIMITED' });
-      const step = ordered.then(() => this.handle(socket, sender, raw, pendingChats));
-      ordered = step.catch(() => undefined);
-      const done = step.then((r) => r.done).then(reply, (err) => reply(this.refusal(err)));
-      this.deps.track(done);
-    });
+    const step = lane.ordered.then(() => this.handle(socket, sender, raw, lane));
+    lane.ordered = step.catch(() => undefined);
+    const done = step.then((r) => r.done).then(reply, (err) => reply(this.refusal(err)));
+    this.deps.track(done);
+  }
+
+  private laneOf(socket: Socket): Lane {
+    let lane = this.lanes.get(socket);
+    if (!lane) {
+      lane = { bucket: new TokenBucket(this.deps.config.socketRateLimit), ordered: settled, lastChat: settled };
+      this.lanes.set(socket, lane);
+    }
+    return lane;
   }
 
   private refusal(err: unknown): Ack {
@@ -82,14 +107,14 @@ export class MessageHandlers {
   }
 
   /** The ordered step of one message; `done` settles with its ack. */
-  private async handle(socket: Socket, sender: SocketIdentity, raw: unknown, pendingChats: { last: Promise<unknown> }): Promise<{ done: Promise<Ack> }> {
+  private async handle(socket: Socket, sender: SocketIdentity, raw: unknown, lane: Lane): Promise<{ done: Promise<Ack> }> {
     const { envelope, payloadJson } = parseEnvelope(raw, sender.role, this.deps.config.maxPayloadBytes);
     if (envelope.type === 'CHAT') {
       const queued = await this.chat(socket, sender, envelope, payloadJson);
-      pendingChats.last = queued.done.catch(() => undefined);
+      lane.lastChat = queued.done.catch(() => undefined);
       return queued;
     }
-    await pendingChats.last;
+    await lane.lastChat;
     return { done: Promise.resolve(await this.other(sender, envelope)) };
   }
 

@@ -1,5 +1,5 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
+import { createDb, dbKinds, warnIfPostgresSkipped } from '../helpers/db';
 import { startServer, type TestServer } from '../helpers/server';
 import { closeAll, expectNoneOf, ISO_MS, openWith, sleep, times, type RtClient } from './support';
 
@@ -107,6 +107,27 @@ describe.each(dbKinds())('PRESENCE (PROTOCOL §4) on %s', (kind) => {
     }
     const after = (await s.api.get('/api/users/agents/status?limit=200', member.token)).body as View[];
     for (const b of bots) expect(after.find((a) => a.id === b.agent.id)).toMatchObject({ online: false, last_seen_at: expect.stringMatching(ISO_MS) });
+  });
+
+  it('stores last_seen_at for every agent of a replica that shuts down while they are connected', async () => {
+    // A replica of its own on a database that outlives it, read back through the next one.
+    const db = await createDb(kind);
+    const first = await startServer(kind, {}, db);
+    const bots = await Promise.all(times(60, (i) => first.api.agent(first.adminToken, `draining-${i}`)));
+    const sockets = await Promise.all(bots.map((b) => openWith(first.url, 'agents', b.token)));
+    await first.close();
+    for (const c of sockets) expect(await c.disconnected()).toBe('transport close');
+
+    const next = await startServer(kind, {}, db);
+    try {
+      const list = (await next.api.get('/api/users/agents?limit=200', next.adminToken)).body as View[];
+      for (const b of bots) {
+        expect(list.find((a) => a.id === b.agent.id)).toMatchObject({ online: false, last_seen_at: expect.stringMatching(ISO_MS) });
+      }
+    } finally {
+      await next.close();
+      await db.drop();
+    }
   });
 
   it('shows the Butler online in GET /api/users/agents although it never connects', async () => {
