@@ -1,5 +1,6 @@
 import type { Knex } from '@mikro-orm/knex';
 import { isPostgres } from '../db/dialect';
+import { dateOf } from '../db/row-values';
 import type { Orm } from '../db/orm';
 import type { Clock } from '../shared/clock';
 import type { Role } from '../users/user.entity';
@@ -451,13 +452,6 @@ function fromRow(r: Record<string, unknown>): ChatMessage {
     payload: r.payload as string,
     streamId: (r.stream_id as string | null) ?? null,
     replyTo: r.reply_to === null || r.reply_to === undefined ? null : Number(r.reply_to),
-    createdAt: toDate(date),
+    createdAt: dateOf(date)!,
   });
-}
-
-/** SQLite keeps epoch milliseconds; the PostgreSQL driver (as MikroORM sets it up) returns text. */
-function toDate(value: unknown): Date {
-  if (value instanceof Date) return value;
-  if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) return new Date(Number(value));
-  return new Date(String(value).replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
 }
