@@ -179,7 +179,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await Promise.race([drained, deadline]);
     server.closeAllConnections();
     await presence.close();
-    messageLog.close();
+    await messageLog.close();
     await link?.close();
     await checkpointer?.close();
     await orm.close(true);

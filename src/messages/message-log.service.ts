@@ -112,6 +112,9 @@ export class MessageLogService {
   afterCommit?: () => Promise<void>;
   private recovery?: { publisher: GroupPublisher; redeliver: Redeliver };
   private sweepTimer?: NodeJS.Timeout;
+  /** The connection that holds the append lock on PostgreSQL (see `inOrder`). */
+  private lockConn?: Promise<unknown>;
+  private turn: Promise<unknown> = Promise.resolve();
   /** Resolves when the deliveries of a group have left this replica (the Redis PUBLISH replies). */
   private delivered: () => Promise<void> = async () => undefined;
 
@@ -149,10 +152,13 @@ export class MessageLogService {
     });
   }
 
-  /** Stops the sweeps (the database and Redis are closing). */
-  close(): void {
+  /** Stops the sweeps and gives back the lock's connection (the database and Redis are closing). */
+  async close(): Promise<void> {
     this.recovery = undefined;
     clearTimeout(this.sweepTimer);
+    const conn = this.lockConn;
+    this.lockConn = undefined;
+    if (conn) await conn.then((c) => this.orm.em.getConnection().getKnex().client.releaseConnection(c)).catch(() => undefined);
   }
 
   /** Resolves once everything queued so far is committed (used by shutdown). */
@@ -178,12 +184,12 @@ export class MessageLogService {
   private async commitGroup(batch: Pending[]): Promise<boolean> {
     let results: Outcome[];
     try {
-      results = await this.inOrder(async () => {
+      results = await this.inOrder(async (conn) => {
         const markRead = this.recovery?.publisher.readMark().then(
           (value) => ({ value }),
           () => undefined,
         );
-        const r = await this.commit(batch.map((p) => p.input));
+        const r = await this.commit(batch.map((p) => p.input), conn);
         await this.afterCommit?.();
         const ids = freshIds(r);
         // The group is committed now: a mark that cannot be read, or a failed look-up, must not fail
@@ -280,25 +286,46 @@ export class MessageLogService {
 
   /**
    * Runs a group's commit-then-deliver while holding the cluster-wide append lock on PostgreSQL (a
-   * session advisory lock on its own connection), so that groups from all replicas commit *and* are
-   * published in id order. SQLite has one connection and one replica: the drain loop is the lock.
+   * session advisory lock), so that groups from all replicas commit *and* are published in id order.
+   * SQLite has one connection and one replica: the drain loop is the lock.
+   *
+   * The lock lives on a connection the log keeps for itself, and the group's INSERT runs on it too:
+   * no pool round trip per group, and the UNLOCK is not waited for, since the next group's LOCK on the
+   * same connection is sent after it. A connection that fails is dropped (its session lock with it).
    */
-  private async inOrder<T>(group: () => Promise<T>): Promise<T> {
+  private inOrder<T>(group: (conn?: unknown) => Promise<T>): Promise<T> {
     if (!this.postgres) return group();
+    // A session advisory lock is re-entrant: callers of this replica (the drain loop, a sweep) that
+    // share the connection must also take turns here.
+    const run = this.turn.then(() => this.locked(group));
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async locked<T>(group: (conn?: unknown) => Promise<T>): Promise<T> {
     const knex = this.orm.em.getConnection().getKnex();
-    const conn = await knex.client.acquireConnection();
+    const conn = (this.lockConn ??= knex.client.acquireConnection());
+    let held: unknown;
     try {
-      await knex.raw('select pg_advisory_lock(?)', [APPEND_LOCK_KEY]).connection(conn);
-      try {
-        return await group();
-      } finally {
-        // Never let a failed unlock look like a failed commit (a retry would store twice); a broken
-        // connection has lost its session lock anyway.
-        await knex.raw('select pg_advisory_unlock(?)', [APPEND_LOCK_KEY]).connection(conn).catch(() => undefined);
-      }
-    } finally {
-      await knex.client.releaseConnection(conn);
+      held = await conn;
+      await knex.raw('select pg_advisory_lock(?)', [APPEND_LOCK_KEY]).connection(held);
+    } catch (err) {
+      this.dropLockConnection(conn);
+      throw err;
     }
+    try {
+      return await group(held);
+    } finally {
+      // Never let a failed unlock look like a failed commit (a retry would store twice).
+      void knex.raw('select pg_advisory_unlock(?)', [APPEND_LOCK_KEY]).connection(held).catch(() => this.dropLockConnection(conn));
+    }
+  }
+
+  private dropLockConnection(conn: Promise<unknown>): void {
+    if (this.lockConn !== conn) return;
+    this.lockConn = undefined;
+    const client = this.orm.em.getConnection().getKnex().client;
+    void conn.then((c) => client.releaseConnection(c)).catch(() => undefined);
   }
 
   /**
@@ -310,7 +337,7 @@ export class MessageLogService {
    * changes). Ids are drawn in VALUES order, since this is the only writer of the table at this moment
    * (one SQLite connection; the advisory lock on PostgreSQL).
    */
-  private async commit(inputs: NewMessage[]): Promise<Outcome[]> {
+  private async commit(inputs: NewMessage[], conn?: unknown): Promise<Outcome[]> {
     const knex = this.orm.em.getConnection().getKnex();
     const now = this.clock.now();
     const messages = inputs.map((input) => toMessage(input, now));
@@ -321,7 +348,8 @@ export class MessageLogService {
         m.localId, m.type, m.senderId, m.senderName, m.senderRole, m.targetId, m.audience, m.payload, m.streamId, m.replyTo, created,
       ]);
       // Hand-written SQL (valid on both databases): the query builder's quoting showed up in profiles.
-      const result = await db.raw(`${INSERT_SQL} ${values} ${ON_CONFLICT_RETURNING}`, params);
+      const query = db.raw(`${INSERT_SQL} ${values} ${ON_CONFLICT_RETURNING}`, params);
+      const result = await (conn && db === knex ? query.connection(conn) : query);
       return (this.postgres ? result.rows : result) as InsertedRow[];
     };
     const beforeCommit = this.beforeCommit;
