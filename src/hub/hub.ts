@@ -20,6 +20,7 @@ import type { AgentView } from '../users/user.view';
 import { ADMINS_ROOM, Delivery, userRoom } from './delivery';
 import { Departures } from './departures';
 import { Directory } from './directory';
+import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
 import { MessageHandlers, type HubListener } from './message.handlers';
 import type { PresenceTracker } from './presence';
@@ -75,7 +76,7 @@ export class Hub implements HubPort {
       // Well above MAX_PAYLOAD_BYTES, so that an oversized payload is refused in the ack, not by a disconnect.
       maxHttpBufferSize: Math.max(1 << 20, config.maxPayloadBytes * 4 + 65_536),
       cors: { origin: config.corsOrigins === '*' ? true : [...config.corsOrigins], credentials: true },
-      adapter: (deps.adapter ?? withReplayGate(Adapter)) as never,
+      adapter: (deps.adapter ?? withReplayGate(LocalAdapter)) as never,
       serveClient: true,
       // While draining, new connections are refused: the client's reconnection goes to another replica.
       allowRequest: (_req, callback) => callback(this.draining ? 'shutting down' : null, !this.draining),
