@@ -8,7 +8,7 @@ import { AgentsService } from './agents/agents.service';
 import { agentsRoutes } from './agents/agents.routes';
 import { createGuards } from './auth/auth.middleware';
 import { authorizationRoutes } from './butler/authorization.routes';
-import { Butler } from './butler/butler';
+import { Butler, loadBrain } from './butler/butler';
 import type { Brain } from './butler/brain';
 import { authRoutes } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
@@ -118,7 +118,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     clock,
     systemEnvelope: (type, payload) => hub().systemEnvelope(type, payload),
   });
-  const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain });
+  const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain ?? (await loadBrain(config)) });
 
   const guards = createGuards({ jwt, users, agents });
   const koa = new Koa<AppState>({ proxy: config.trustProxy });
