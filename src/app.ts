@@ -21,7 +21,7 @@ import { SqliteCheckpointer } from './db/sqlite-checkpointer';
 import { HubButlerOutbox } from './hub/butler-outbox';
 import { Hub } from './hub/hub';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
-import { RedisLink } from './hub/redis-link';
+import type { RedisLink } from './hub/redis-link';
 import { RedisPresence } from './hub/redis-presence';
 import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
@@ -84,7 +84,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   let hubPort: Hub | undefined;
   const hub = () => hubPort!;
   // With REDIS_URL: the Redis adapter and presence shared by every replica; without it, in memory.
-  const link = config.redis ? new RedisLink(config.redis.url, config.redis.keyPrefix, logger.child({ module: 'redis' })) : undefined;
+  // ioredis and the adapter are imported only then, so a single replica does not keep them in memory.
+  let link: RedisLink | undefined;
+  if (config.redis) {
+    const { RedisLink } = await import('./hub/redis-link');
+    link = new RedisLink(config.redis.url, config.redis.keyPrefix, logger.child({ module: 'redis' }));
+  }
   const presence: PresenceTracker = link
     ? new RedisPresence(link.cmd, config.redis!.keyPrefix, logger.child({ module: 'presence' }), (id) => hubPort!.agentGone(id))
     : new MemoryPresence();
