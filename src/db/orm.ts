@@ -1,7 +1,7 @@
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { SqliteDriver } from '@mikro-orm/sqlite';
+import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { SqliteDriver } from '@mikro-orm/sqlite';
 import type { Config } from '../config/config';
 import type { Logger } from '../shared/logger';
 import { MIGRATIONS } from '../../migrations';
@@ -24,8 +24,12 @@ const SQLITE_PRAGMAS = [
   'PRAGMA wal_autocheckpoint = 0',
 ].join('; ');
 
-/** MikroORM options for the configured database; also what `mikro-orm.config.ts` exports to the CLI. */
-export function ormOptions(config: Config, logger?: Logger): Options {
+/**
+ * MikroORM options for the configured database; also what `mikro-orm.config.ts` exports to the CLI.
+ * Only the configured driver is imported: each brings its own client library (knex dialect, `pg` or
+ * `sqlite3`), and a replica that loads both keeps the unused one in memory for its whole life.
+ */
+export async function ormOptions(config: Config, logger?: Logger): Promise<Options> {
   const common: Options = {
     entities: ENTITIES,
     extensions: [Migrator],
@@ -43,8 +47,10 @@ export function ormOptions(config: Config, logger?: Logger): Options {
     logger: logger ? (msg) => logger.debug({ orm: msg }) : undefined,
   };
   if (config.db.driver === 'postgres') {
+    const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
     return { ...common, driver: PostgreSqlDriver, clientUrl: config.db.databaseUrl, pool: { min: 0, max: config.db.poolMax } };
   }
+  const { SqliteDriver } = await import('@mikro-orm/sqlite');
   return {
     ...common,
     driver: SqliteDriver,
@@ -62,7 +68,7 @@ export function ormOptions(config: Config, logger?: Logger): Options {
 
 /** Connects and runs pending migrations. */
 export async function initOrm(config: Config, logger: Logger): Promise<Orm> {
-  const orm = (await MikroORM.init(ormOptions(config, logger))) as Orm;
+  const orm = (await MikroORM.init(await ormOptions(config, logger))) as Orm;
   try {
     await migrate(orm, config, logger);
   } catch (err) {

@@ -53,7 +53,7 @@ describe.each(dbKinds())('migrations on %s', (kind) => {
   it('run each migration in its own transaction: a failing one leaves no trace and is not recorded', async () => {
     const db = await createDb(kind);
     const config = testConfig(db.env);
-    const options = ormOptions(config);
+    const options = await ormOptions(config);
     class Broken extends Migration {
       override async up(): Promise<void> {
         this.addSql('create table half_done (id integer primary key);');
