@@ -5,7 +5,7 @@
  *
  *   node dist/bench/agents.js [--agents 20000] [--procs 4] [--addresses 4] [--sample 1000|all]
  *                             [--concurrency 50] [--db sqlite|postgres] [--target relay] [--settle 10]
- *                             [--timeout 290] [--profile DIR]
+ *                             [--timeout 290] [--profile DIR] [--node-flags="--max-semi-space-size=4"]
  *
  * Agents are seeded straight into a fresh database; the sockets live in --procs client processes
  * (dist/bench/agents-worker.js), bound round-robin to the loopback source addresses 127.0.0.2 … so
@@ -23,7 +23,7 @@ import { connectSocket, login } from './lib/clients';
 import { createBenchDb } from './lib/db';
 import { describeLoad } from './lib/machine';
 import { seedAgents } from './lib/seed-agents';
-import { benchEnv, startServerProcess, type ServerHandle } from './lib/server';
+import { benchEnv, startFlags, startServerProcess, type ServerHandle } from './lib/server';
 import type { ServerStats } from './lib/server-stats';
 import { kb, mb, ms, Samples, sleep } from './lib/stats';
 
@@ -40,6 +40,8 @@ const opts = {
   settleMs: args.number('settle', 10, true) * 1000,
   /** Writes V8 CPU profiles of the server (connect phase, probe phase) into this directory. */
   profile: args.has('profile') ? args.string('profile', 'bench-profiles') : undefined,
+  /** Node/V8 flags for the server process on top of those of `npm start`, e.g. a deployment's NODE_OPTIONS. */
+  nodeFlags: args.string('node-flags', '').split(/\s+/).filter(Boolean),
 };
 const cleanups: (() => Promise<void>)[] = [];
 const t0 = performance.now();
@@ -58,7 +60,7 @@ interface Target {
 async function startTarget(): Promise<Target> {
   if (opts.target === 'relay') {
     console.log('target:  the bare Socket.IO relay (no auth, no database, no presence): the baseline');
-    const server = await startServerProcess('relay');
+    const server = await startServerProcess('relay', {}, opts.nodeFlags);
     cleanups.push(async () => server.kill());
     return { server, agents: Array.from({ length: opts.agents }, (_, i) => ({ id: i + 1, token: '' })), adminAuth: async () => ({ id: 1_000_000_000 }) };
   }
@@ -68,7 +70,7 @@ async function startTarget(): Promise<Target> {
   console.log(`database: ${db.label}`);
   const agents = await seedAgents({ PATH: process.env.PATH ?? '', ...env }, opts.agents);
   log(`seeded ${agents.length} agents (users + machine_credentials rows, SHA-256 token hashes)`);
-  const server = await startServerProcess('echocenter', env);
+  const server = await startServerProcess('echocenter', env, opts.nodeFlags);
   // Killed, not stopped: a graceful close of thousands of agents is not what this bench measures.
   cleanups.push(async () => server.kill());
   return { server, agents, adminAuth: async () => ({ token: (await login(server.url, 'admin', adminPassword)).token }) };
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
     `layout:  server in a child process; agents in ${opts.procs} client processes, ${opts.concurrency} handshakes in flight each, ` +
       `source addresses ${addresses.join(', ')}; this process seeds, measures and probes`,
   );
+  console.log(`node:    server flags ${[...startFlags(), ...opts.nodeFlags].join(' ') || '(none)'} (npm start's, then --node-flags)`);
   const target = await startTarget();
   const { server } = target;
   await server.stats(true);

@@ -3,6 +3,7 @@
  *
  *   node dist/bench/throughput.js [--db sqlite|postgres] [--pairs 50] [--window 8] [--messages 40000]
  *                                 [--payload 64] [--no-local-id] [--layout child|inproc] [--only echocenter|relay]
+ *                                 [--node-flags="--max-semi-space-size=4"]
  *   node dist/bench/throughput.js --rate 1000 [--duration 10]      fixed-rate latency instead
  *
  * Prints figures; asserts nothing. Everything runs on 127.0.0.1 and stops by itself.
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { Args } from './lib/args';
 import { connectSocket, inParallel, login, rest } from './lib/clients';
 import { createBenchDb, type BenchDb } from './lib/db';
-import { benchEnv, startServerInProcess, startServerProcess, type ServerHandle, type ServerMode } from './lib/server';
+import { benchEnv, startFlags, startServerInProcess, startServerProcess, type ServerHandle, type ServerMode } from './lib/server';
 import { describeLoad, MachineLoad } from './lib/machine';
 import { ms, table } from './lib/stats';
 import { Workload, type Pair, type RunResult } from './lib/workload';
@@ -34,6 +35,8 @@ const opts = {
   timeoutMs: args.number('timeout', 280, true) * 1000,
   /** Writes V8 CPU profiles of the servers over the measured part into this directory. */
   profile: args.has('profile') ? args.string('profile', 'bench-profiles') : undefined,
+  /** Node/V8 flags for the server process on top of those of `npm start` (`--layout child` only). */
+  nodeFlags: args.string('node-flags', '').split(/\s+/).filter(Boolean),
 };
 
 interface Target {
@@ -46,7 +49,7 @@ interface Target {
 const cleanups: (() => Promise<void>)[] = [];
 
 async function start(mode: ServerMode, env: Record<string, string> = {}): Promise<ServerHandle> {
-  const server = opts.layout === 'child' ? await startServerProcess(mode, env) : await startServerInProcess(mode, env);
+  const server = opts.layout === 'child' ? await startServerProcess(mode, env, opts.nodeFlags) : await startServerInProcess(mode, env);
   cleanups.push(() => server.stop());
   return server;
 }
@@ -168,6 +171,7 @@ async function main(): Promise<void> {
   console.log(`EchoCenter bench: persisted CHAT vs a bare Socket.IO relay (${new Date().toISOString()})`);
   console.log(`machine:   ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, ${describeLoad()}`);
   console.log(`layout:    ${layout}`);
+  console.log(`node:      server flags ${[...startFlags(), ...opts.nodeFlags].join(' ') || '(none)'} (npm start's, then --node-flags)`);
   console.log(
     `workload:  ${opts.pairs} member<->agent pairs, both directions (${senders} sending sockets), websocket transport, ` +
       `payload {tag, t, pad: ${opts.payload} B}, local_id ${opts.localIds ? 'set' : 'not set'}`,

@@ -8,7 +8,7 @@ import { AgentsService } from './agents/agents.service';
 import { agentsRoutes } from './agents/agents.routes';
 import { createGuards } from './auth/auth.middleware';
 import { authorizationRoutes } from './butler/authorization.routes';
-import { Butler } from './butler/butler';
+import { Butler, loadBrain } from './butler/butler';
 import type { Brain } from './butler/brain';
 import { authRoutes } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
@@ -21,7 +21,7 @@ import { SqliteCheckpointer } from './db/sqlite-checkpointer';
 import { HubButlerOutbox } from './hub/butler-outbox';
 import { Hub } from './hub/hub';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
-import { RedisLink } from './hub/redis-link';
+import type { RedisLink } from './hub/redis-link';
 import { RedisPresence } from './hub/redis-presence';
 import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
@@ -84,7 +84,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   let hubPort: Hub | undefined;
   const hub = () => hubPort!;
   // With REDIS_URL: the Redis adapter and presence shared by every replica; without it, in memory.
-  const link = config.redis ? new RedisLink(config.redis.url, config.redis.keyPrefix, logger.child({ module: 'redis' })) : undefined;
+  // ioredis and the adapter are imported only then, so a single replica does not keep them in memory.
+  let link: RedisLink | undefined;
+  if (config.redis) {
+    const { RedisLink } = await import('./hub/redis-link');
+    link = new RedisLink(config.redis.url, config.redis.keyPrefix, logger.child({ module: 'redis' }));
+  }
   const presence: PresenceTracker = link
     ? new RedisPresence(link.cmd, config.redis!.keyPrefix, logger.child({ module: 'presence' }), (id) => hubPort!.agentGone(id))
     : new MemoryPresence();
@@ -118,7 +123,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     clock,
     systemEnvelope: (type, payload) => hub().systemEnvelope(type, payload),
   });
-  const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain });
+  const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain ?? (await loadBrain(config)) });
 
   const guards = createGuards({ jwt, users, agents });
   const koa = new Koa<AppState>({ proxy: config.trustProxy });

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { procStats, type ServerStats } from './server-stats';
 
@@ -39,13 +40,30 @@ export function benchEnv(db: Record<string, string>, extra: Record<string, strin
 }
 
 /**
- * Forks `dist/bench/server-process.js`. The child gets only PATH and `env` (no REDIS_URL or DATABASE_URL
- * leaking in from the shell), `--expose-gc` for settled memory figures, and stdout/stderr inherited.
+ * The node flags of `npm start` (package.json), e.g. the V8 heap settings: the server under test must
+ * run with them, or the bench measures a process that production never runs.
  */
-export function startServerProcess(mode: ServerMode, env: Record<string, string> = {}): Promise<ServerHandle> {
+export function startFlags(): string[] {
+  // From dist/bench/lib, the package root is three levels up.
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [, ...rest] = pkg.scripts.start.trim().split(/\s+/);
+  const flags: string[] = [];
+  for (const word of rest) {
+    if (!word.startsWith('--')) break;
+    flags.push(word);
+  }
+  return flags;
+}
+
+/**
+ * Forks `dist/bench/server-process.js`. The child gets only PATH and `env` (no REDIS_URL or DATABASE_URL
+ * leaking in from the shell), the node flags of `npm start`, then `nodeFlags` (a deployment's
+ * NODE_OPTIONS, to compare), then `--expose-gc` for settled memory figures; stdout/stderr inherited.
+ */
+export function startServerProcess(mode: ServerMode, env: Record<string, string> = {}, nodeFlags: readonly string[] = []): Promise<ServerHandle> {
   const child: ChildProcess = fork(join(__dirname, '..', 'server-process.js'), [mode], {
     env: { PATH: process.env.PATH ?? '', ...env },
-    execArgv: ['--expose-gc'],
+    execArgv: [...startFlags(), ...nodeFlags, '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 0;

@@ -46,4 +46,6 @@ export interface Brain {
   reply(input: TurnInput, io: TurnIO): Promise<void>;
   /** Summarises older turns so that a long conversation fits the context (model only). */
   summarise?(history: HistoryItem[], signal: AbortSignal): Promise<string>;
+  /** Words for a failure of the brain's own client (model only); undefined when it is not one. */
+  explain?(err: unknown): string | undefined;
 }

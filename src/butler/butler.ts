@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { RequestContext } from '@mikro-orm/core';
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
 import type { ChatHistoryService } from '../messages/chat-history.service';
@@ -15,7 +14,6 @@ import { AuthorizationFlow } from './authorization.flow';
 import { AuthorizationStore } from './authorization.service';
 import type { Brain } from './brain';
 import type { ButlerOutbox, Party } from './butler.port';
-import { LlmBrain } from './llm-brain';
 import { asText, ConversationMemory } from './memory';
 import { RulesBrain } from './rules-brain';
 import { butlerTools } from './tools';
@@ -31,14 +29,20 @@ export interface ButlerDeps {
   systemLog: SystemLogService;
   history: ChatHistoryService;
   outbox: ButlerOutbox;
-  /** A brain to use instead of the configured one (tests). */
-  brain?: Brain;
+  /** The brain that answers: `loadBrain(config)`, or a fake (tests). */
+  brain: Brain;
 }
 
-/** The configured brain: the model when BUTLER_BASE_URL/BUTLER_MODEL are set, the rules otherwise. */
-export function brainFor(config: Config): Brain {
+/**
+ * The configured brain: the model when BUTLER_BASE_URL/BUTLER_MODEL are set, the rules otherwise.
+ * The model's module is imported only then: the `openai` client is large, and every replica without a
+ * model would carry it in memory for nothing.
+ */
+export async function loadBrain(config: Config): Promise<Brain> {
   const { baseUrl, apiToken, model, turnTimeoutMs } = config.butler;
-  return baseUrl && model ? new LlmBrain({ baseUrl, apiToken, model, timeoutMs: turnTimeoutMs }) : new RulesBrain();
+  if (!baseUrl || !model) return new RulesBrain();
+  const { LlmBrain } = await import('./llm-brain');
+  return new LlmBrain({ baseUrl, apiToken, model, timeoutMs: turnTimeoutMs });
 }
 
 /**
@@ -59,7 +63,7 @@ export class Butler {
   private self!: Party;
 
   constructor(private readonly deps: ButlerDeps) {
-    this.brain = deps.brain ?? brainFor(deps.config);
+    this.brain = deps.brain;
     this.log = deps.logger.child({ module: 'butler', mode: this.brain.mode });
     this.store = new AuthorizationStore(deps.orm, deps.clock, deps.config.butler.authTimeoutMs);
     this.flow = new AuthorizationFlow({
@@ -138,7 +142,7 @@ export class Butler {
       if (!text.trim()) text = 'I have nothing to add.';
     } catch (err) {
       this.log.warn({ err: err instanceof Error ? err.message : String(err), userId: user.id }, 'turn failed');
-      text += `${text ? '\n\n' : ''}Sorry, I could not finish this answer: ${plainReason(err, controller.signal.aborted, this.deps.config.butler.turnTimeoutMs)}.`;
+      text += `${text ? '\n\n' : ''}Sorry, I could not finish this answer: ${plainReason(err, controller.signal.aborted, this.deps.config.butler.turnTimeoutMs, this.brain)}.`;
     } finally {
       clearTimeout(deadline);
     }
@@ -176,15 +180,17 @@ export class Butler {
   }
 }
 
-/** What went wrong, in words a user understands. */
-function plainReason(err: unknown, timedOut: boolean, turnTimeoutMs: number): string {
-  if (timedOut || err instanceof APIUserAbortError) {
+/**
+ * What went wrong, in words a user understands. A model call aborted by the SDK can only be this
+ * deadline's doing (the turn's signal is the only one it gets), so `timedOut` covers it.
+ */
+function plainReason(err: unknown, timedOut: boolean, turnTimeoutMs: number, brain: Brain): string {
+  if (timedOut) {
     const seconds = Math.round(turnTimeoutMs / 100) / 10;
     return `it took longer than ${seconds} second${seconds === 1 ? '' : 's'}`;
   }
-  if (err instanceof APIConnectionTimeoutError) return 'the language model did not answer in time';
-  if (err instanceof APIConnectionError) return 'I could not reach the language model';
-  if (err instanceof APIError) return `the language model returned an error${err.status ? ` (HTTP ${err.status})` : ''}`;
+  const explained = brain.explain?.(err);
+  if (explained) return explained;
   if (connectionLost(err)) return 'the connection to the language model broke off';
   return 'something went wrong on my side';
 }

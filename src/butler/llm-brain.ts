@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { Brain, ButlerTools, HistoryItem, TurnInput, TurnIO } from './brain';
 
@@ -114,6 +114,14 @@ export class LlmBrain implements Brain {
       { signal },
     );
     return res.choices[0]?.message?.content ?? '';
+  }
+
+  explain(err: unknown): string | undefined {
+    // APIConnectionTimeoutError is an APIConnectionError, and both are APIErrors: most specific first.
+    if (err instanceof APIConnectionTimeoutError) return 'the language model did not answer in time';
+    if (err instanceof APIConnectionError) return 'I could not reach the language model';
+    if (err instanceof APIError) return `the language model returned an error${err.status ? ` (HTTP ${err.status})` : ''}`;
+    return undefined;
   }
 }
 

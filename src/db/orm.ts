@@ -1,10 +1,9 @@
 import { MikroORM, type Options } from '@mikro-orm/core';
-import { Migrator } from '@mikro-orm/migrations';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { SqliteDriver } from '@mikro-orm/sqlite';
+import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { SqliteDriver } from '@mikro-orm/sqlite';
 import type { Config } from '../config/config';
 import type { Logger } from '../shared/logger';
-import { MIGRATIONS } from '../../migrations';
+import { MIGRATION_NAMES } from '../../migrations/names';
 import { ENTITIES } from './entities';
 
 export type Orm = MikroORM<SqliteDriver> | MikroORM<PostgreSqlDriver>;
@@ -24,27 +23,39 @@ const SQLITE_PRAGMAS = [
   'PRAGMA wal_autocheckpoint = 0',
 ].join('; ');
 
-/** MikroORM options for the configured database; also what `mikro-orm.config.ts` exports to the CLI. */
-export function ormOptions(config: Config, logger?: Logger): Options {
+const MIGRATION_OPTIONS = {
+  tableName: 'mikro_orm_migrations',
+  transactional: true,
+  allOrNothing: false,
+  snapshot: false,
+  silent: true,
+};
+
+/** MikroORM options with the migrator and every migration: what `mikro-orm.config.ts` exports to the CLI. */
+export async function ormOptions(config: Config, logger?: Logger): Promise<Options> {
+  const [{ Migrator }, { MIGRATIONS }] = await Promise.all([import('@mikro-orm/migrations'), import('../../migrations')]);
+  return { ...(await connectionOptions(config, logger)), extensions: [Migrator], migrations: { ...MIGRATION_OPTIONS, migrationsList: MIGRATIONS } };
+}
+
+/**
+ * MikroORM options for the configured database, without the migrator (see `initOrm`).
+ * Only the configured driver is imported: each brings its own client library (knex dialect, `pg` or
+ * `sqlite3`), and a replica that loads both keeps the unused one in memory for its whole life.
+ */
+async function connectionOptions(config: Config, logger?: Logger): Promise<Options> {
   const common: Options = {
     entities: ENTITIES,
-    extensions: [Migrator],
-    migrations: {
-      migrationsList: MIGRATIONS,
-      tableName: 'mikro_orm_migrations',
-      transactional: true,
-      allOrNothing: false,
-      snapshot: false,
-      silent: true,
-    },
+    migrations: MIGRATION_OPTIONS,
     forceUtcTimezone: true,
     allowGlobalContext: false,
     debug: false,
     logger: logger ? (msg) => logger.debug({ orm: msg }) : undefined,
   };
   if (config.db.driver === 'postgres') {
+    const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
     return { ...common, driver: PostgreSqlDriver, clientUrl: config.db.databaseUrl, pool: { min: 0, max: config.db.poolMax } };
   }
+  const { SqliteDriver } = await import('@mikro-orm/sqlite');
   return {
     ...common,
     driver: SqliteDriver,
@@ -60,11 +71,14 @@ export function ormOptions(config: Config, logger?: Logger): Options {
   };
 }
 
-/** Connects and runs pending migrations. */
+/**
+ * Connects and runs pending migrations. The migrator is loaded only when the database lacks one of
+ * them (see `migrations/names.ts`); a database that is current needs one SELECT.
+ */
 export async function initOrm(config: Config, logger: Logger): Promise<Orm> {
-  const orm = (await MikroORM.init(ormOptions(config, logger))) as Orm;
+  const orm = (await MikroORM.init(await connectionOptions(config, logger))) as Orm;
   try {
-    await migrate(orm, config, logger);
+    if (await migrationsMissing(orm)) await migrate(orm, config, logger);
   } catch (err) {
     await orm.close(true);
     throw err;
@@ -72,11 +86,24 @@ export async function initOrm(config: Config, logger: Logger): Promise<Orm> {
   return orm;
 }
 
+/** Whether a migration is not recorded as applied; a database without the migrations table lacks them all. */
+async function migrationsMissing(orm: Orm): Promise<boolean> {
+  let rows: { name: string }[];
+  try {
+    rows = await orm.em.getConnection().execute(`select name from ${MIGRATION_OPTIONS.tableName}`);
+  } catch {
+    return true;
+  }
+  const applied = new Set(rows.map((r) => r.name));
+  return MIGRATION_NAMES.some((name) => !applied.has(name));
+}
+
 /**
  * Runs pending migrations, each in its own transaction. On PostgreSQL an advisory lock held by a
  * separate transaction makes replicas that start together take turns: the second finds nothing to do.
  */
 export async function migrate(orm: Orm, config: Config, logger: Logger): Promise<string[]> {
+  await withMigrator(orm);
   const run = async () => (await orm.getMigrator().up()).map((m) => m.name);
   let applied: string[];
   if (config.db.driver === 'postgres') {
@@ -90,4 +117,13 @@ export async function migrate(orm: Orm, config: Config, logger: Logger): Promise
   }
   if (applied.length) logger.info({ applied }, 'database migrations applied');
   return applied;
+}
+
+/** Registers the migrator with every migration, unless the ORM was made with one (`ormOptions`, tests). */
+async function withMigrator(orm: Orm): Promise<void> {
+  const settings = (orm as MikroORM).config;
+  if (settings.getExtension('@mikro-orm/migrator')) return;
+  const [{ Migrator }, { MIGRATIONS }] = await Promise.all([import('@mikro-orm/migrations'), import('../../migrations')]);
+  settings.set('migrations', { ...settings.get('migrations'), migrationsList: MIGRATIONS });
+  Migrator.register(orm as MikroORM);
 }

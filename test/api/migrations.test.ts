@@ -4,6 +4,7 @@ import { createApp } from '../../src/app';
 import { migrate, ormOptions, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/shared/logger';
 import { MIGRATIONS } from '../../migrations';
+import { MIGRATION_NAMES } from '../../migrations/names';
 import { createDb, dbKinds, warnIfPostgresSkipped, type DbKind } from '../helpers/db';
 import { testConfig } from '../helpers/server';
 import { startCustom } from './support';
@@ -27,6 +28,10 @@ async function tablesOf(kind: DbKind, execute: (sql: string) => Promise<{ name: 
 
 describe.each(dbKinds())('migrations on %s', (kind) => {
   beforeAll(() => warnIfPostgresSkipped('migrations'));
+
+  it('name every migration in migrations/names.ts, in order (the server skips the migrator when all are applied)', () => {
+    expect(MIGRATION_NAMES).toEqual(MIGRATIONS.map((m) => m.name));
+  });
 
   it('take an empty database to the current schema, with nothing left to generate', async () => {
     const s = await startCustom(kind);
@@ -53,7 +58,7 @@ describe.each(dbKinds())('migrations on %s', (kind) => {
   it('run each migration in its own transaction: a failing one leaves no trace and is not recorded', async () => {
     const db = await createDb(kind);
     const config = testConfig(db.env);
-    const options = ormOptions(config);
+    const options = await ormOptions(config);
     class Broken extends Migration {
       override async up(): Promise<void> {
         this.addSql('create table half_done (id integer primary key);');
