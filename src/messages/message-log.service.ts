@@ -84,6 +84,11 @@ const MAX_BATCH = 256;
 const REPLAY_PAGE = 500;
 /** How soon a group whose messages stayed behind the published mark has them swept. */
 const SWEEP_DELAY_MS = 1_000;
+/**
+ * How often an idle replica sweeps: stranded rows otherwise wait for the next group anywhere, and
+ * after a replica dies in a quiet moment their targets on other replicas would wait for traffic.
+ */
+const IDLE_SWEEP_MS = 5_000;
 
 /**
  * The message log: every stored CHAT, AUTH_REQUEST and AUTH_STATUS_UPDATE.
@@ -112,6 +117,9 @@ export class MessageLogService {
   afterCommit?: () => Promise<void>;
   private recovery?: { publisher: GroupPublisher; redeliver: Redeliver };
   private sweepTimer?: NodeJS.Timeout;
+  private idleSweeps?: NodeJS.Timeout;
+  /** When this replica last committed a group (a busy replica needs no idle sweep). */
+  private lastGroupAt = 0;
   /** The connection that holds the append lock on PostgreSQL (see `inOrder`). */
   private lockConn?: Promise<unknown>;
   private turn: Promise<unknown> = Promise.resolve();
@@ -139,6 +147,10 @@ export class MessageLogService {
    */
   setRecovery(publisher: GroupPublisher, redeliver: Redeliver): void {
     this.recovery = { publisher, redeliver };
+    this.idleSweeps = setInterval(() => {
+      if (Date.now() - this.lastGroupAt >= IDLE_SWEEP_MS) void this.publishStranded().catch(() => undefined);
+    }, IDLE_SWEEP_MS);
+    this.idleSweeps.unref();
   }
 
   /**
@@ -156,6 +168,7 @@ export class MessageLogService {
   async close(): Promise<void> {
     this.recovery = undefined;
     clearTimeout(this.sweepTimer);
+    clearInterval(this.idleSweeps);
     const conn = this.lockConn;
     this.lockConn = undefined;
     if (conn) await conn.then((c) => this.orm.em.getConnection().getKnex().client.releaseConnection(c)).catch(() => undefined);
@@ -190,6 +203,7 @@ export class MessageLogService {
           () => undefined,
         );
         const r = await this.commit(batch.map((p) => p.input), conn);
+        this.lastGroupAt = Date.now();
         await this.afterCommit?.();
         const ids = freshIds(r);
         // The group is committed now: a mark that cannot be read, or a failed look-up, must not fail

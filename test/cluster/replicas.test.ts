@@ -285,5 +285,23 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
       expect(history.status).toBe(200);
       expect(JSON.stringify(history.body)).toContain('"stranded"');
     });
+
+    it('in a quiet moment, an idle replica sweeps the stranded message to its target within seconds, with no other traffic', async () => {
+      const hal = await R1.api.human(admin.token, 'hal');
+      const onR2 = await openWith(R2.url, 'chat', hal.token);
+      const log = R1.app.services.messageLog;
+      log.afterCommit = async () => {
+        throw new Error('replica died after its commit');
+      };
+      try {
+        expect(((await A1.send({ type: 'CHAT', target_id: hal.user.id, payload: 'quiet stranded' })) as { ok: boolean }).ok).toBe(false);
+      } finally {
+        log.afterCommit = undefined;
+      }
+      const got = await onR2.waitFor(chatWith('quiet stranded'), 15_000);
+      expect(got).toMatchObject({ sender_id: alice.user.id, target_id: hal.user.id });
+      await sleep(300);
+      expect(count(onR2, chatWith('quiet stranded'))).toBe(1);
+    }, 20_000);
   });
 });
