@@ -10,6 +10,16 @@ import { withReplayGate } from './replay-gate';
 
 /** How long a PUBLISH is retried while Redis answers but the publisher reconnects (ioredis backs off ≤ 2 s). */
 const PUBLISH_RETRY_MS = 5_000;
+/**
+ * A Redis that accepts commands and never answers (a stuck connection, a frozen server) would hold the
+ * cluster-wide append lock forever. After this long without a reply the replica drops its Redis
+ * connections and treats Redis as down until they are ready again: it goes on storing and acking,
+ * and what it stores waits behind the published mark for the sweep (see groupPublisher).
+ */
+const COMMAND_TIMEOUT_MS = 3_000;
+/** Moves the published mark forward only: a MULTI that a stuck Redis runs late must not move it back. */
+const SET_MARK_IF_GREATER =
+  "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
 /** How long one read of the published mark may take before it counts as failed. */
 const MARK_READ_TIMEOUT_MS = 1_000;
 /** Stored messages kept for a late PUBLISH after an outage (beyond this, the oldest rely on replay). */
@@ -72,6 +82,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   private readonly markKey: string;
   private unpublishedBytes = 0;
   private flushing = false;
+  private closing = false;
 
   constructor(url: string, keyPrefix: string, private readonly log: Logger) {
     super();
@@ -88,7 +99,13 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
       connectionName: `${keyPrefix}:pub`,
     });
     this.sub = new Redis(url, { ...common, lazyConnect: true, connectionName: `${keyPrefix}:sub` });
-    this.cmd = new Redis(url, { ...common, enableOfflineQueue: false, lazyConnect: true, connectionName: `${keyPrefix}:cmd` });
+    this.cmd = new Redis(url, {
+      ...common,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      connectionName: `${keyPrefix}:cmd`,
+    });
     for (const [name, client] of [['pub', this.pub], ['sub', this.sub], ['cmd', this.cmd]] as const) {
       client.on('error', (err) => this.log.warn({ client: name, err: err.message }, 'redis error'));
     }
@@ -237,19 +254,36 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     if (packets.length === 1 && mark === undefined) return this.answered(this.pub.publish(packets[0].channel, packets[0].msg)).then(() => undefined);
     const multi = this.pub.multi();
     for (const p of packets) multi.publish(p.channel, p.msg);
-    if (mark !== undefined) multi.set(this.markKey, String(mark));
+    if (mark !== undefined) multi.eval(SET_MARK_IF_GREATER, 1, this.markKey, String(mark));
     return this.answered(multi.exec()).then((replies) => {
       const failed = replies?.find(([err]) => err);
       if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
     });
   }
 
-  /** A command's reply, or a failure as soon as the publisher's connection closes without one. */
+  /**
+   * A command's reply, or a failure as soon as the publisher's connection closes without one, or
+   * when no reply came within COMMAND_TIMEOUT_MS (then the connections are dropped, see there).
+   */
   private answered<T>(command: Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`));
+        this.unstick();
+      }, COMMAND_TIMEOUT_MS);
       this.unanswered.add(reject);
-      command.then(resolve, reject).finally(() => this.unanswered.delete(reject));
+      command.then(resolve, reject).finally(() => {
+        clearTimeout(timer);
+        this.unanswered.delete(reject);
+      });
     });
+  }
+
+  /** Drops and reopens every Redis connection: one of them stopped answering. */
+  private unstick(): void {
+    if (this.closing) return;
+    this.log.warn('redis stopped answering: reconnecting; live delivery waits, messages are still stored');
+    for (const client of [this.pub, this.sub, this.cmd]) client.disconnect(true);
   }
 
   /** Tracks a PUBLISH for the barrier; failed ones of stored messages are kept for later. */
@@ -305,6 +339,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.published();
     this.unpublished = [];
     this.removeAllListeners();

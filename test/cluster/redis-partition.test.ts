@@ -84,4 +84,47 @@ describeCluster('cluster/redis-partition')('one replica cut off from Redis while
     // Nothing arrives out of id order, not even what the cut-off replica stored.
     expect(lateIds(clients)).toEqual([]);
   }, 90_000);
+
+  it('a Redis connection that stops answering without closing stalls nobody for long: the replica reconnects by itself and loses nothing', async () => {
+    const { api, adminToken } = cluster;
+    const urls = [cluster.replicas[0].url, cutOff.url];
+    const clients: Roamer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const m = await api.human(adminToken, `stuck-member${i}`);
+      const a = await api.agent(adminToken, `stuck-agent${i}`);
+      clients.push(new Roamer(`stuck-member${i}`, 'chat', m.user.id, m.token, urls, i));
+      clients.push(new Roamer(`stuck-agent${i}`, 'agents', a.agent.id, a.token, urls, i));
+    }
+    everyone.push(...clients);
+    await Promise.all(clients.map((c) => c.start()));
+    const [m0, a0, m1, a1] = clients;
+    const flow = traffic([
+      [m0, [a1, m1]],
+      [a0, [m1]],
+      [m1, [a0, m0]],
+      [a1, [m0]],
+    ]);
+    await untilAcked(clients, 20);
+
+    // The proxied replica's connections stay open but nothing it sends reaches Redis any more (the
+    // append lock may be held by it at that moment, waiting for a reply that never comes).
+    proxy.hold();
+    const atHold = ackedCount(clients);
+    const viaHeld = () => clients.flatMap((c) => c.acked).filter((m) => m.via === cutOff.url).length;
+    const viaHeldBefore = viaHeld();
+    await untilAcked(clients, atHold + 60, 20_000);
+    expect(viaHeld()).toBeGreaterThan(viaHeldBefore);
+    await cutOff.waitReady(15_000);
+    await untilAcked(clients, ackedCount(clients) + 20);
+    await flow.stop();
+
+    const l = await settle(clients, 15_000);
+    console.log(`[cluster/redis-partition (stuck connection)] ${l.acked} acked in all; ${lateIds(clients).length} delivered late`);
+    expect(clients.flatMap((c) => c.refused)).toEqual([]);
+    expect(l.lost).toEqual([]);
+    expect(l.duplicated).toEqual([]);
+    expect(l.outOfOrder).toEqual([]);
+    await expectAllStored(cluster.env.DATABASE_URL, clients);
+    expect(await storedButUndelivered(cluster.env.DATABASE_URL, clients)).toEqual([]);
+  }, 90_000);
 });
