@@ -33,7 +33,6 @@ interface Packet {
 }
 
 interface Unpublished extends Packet {
-  id: number;
   bytes: number;
 }
 
@@ -88,24 +87,14 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     super();
     this.keyPrefix = keyPrefix;
     this.markKey = `${keyPrefix}:log:published`;
-    const common = { maxRetriesPerRequest: 2, retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000) };
-    // No resend of unanswered commands after a reconnect: a PUBLISH in flight when the connection
-    // breaks fails at once (see publishOnce) and is published again by this class, in its place.
-    this.pub = new Redis(url, {
-      ...common,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      lazyConnect: true,
-      connectionName: `${keyPrefix}:pub`,
-    });
-    this.sub = new Redis(url, { ...common, lazyConnect: true, connectionName: `${keyPrefix}:sub` });
-    this.cmd = new Redis(url, {
-      ...common,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      connectionName: `${keyPrefix}:cmd`,
-    });
+    const common = { maxRetriesPerRequest: 2, retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000), lazyConnect: true };
+    // Commands fail at once while disconnected instead of queueing. No resend of unanswered commands
+    // after a reconnect: a PUBLISH in flight when the connection breaks fails at once (see publishOnce)
+    // and is published again by this class, in its place.
+    const failFast = { ...common, enableOfflineQueue: false };
+    this.pub = new Redis(url, { ...failFast, autoResendUnfulfilledCommands: false, connectionName: `${keyPrefix}:pub` });
+    this.sub = new Redis(url, { ...common, connectionName: `${keyPrefix}:sub` });
+    this.cmd = new Redis(url, { ...failFast, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: `${keyPrefix}:cmd` });
     for (const [name, client] of [['pub', this.pub], ['sub', this.sub], ['cmd', this.cmd]] as const) {
       client.on('error', (err) => this.log.warn({ client: name, err: err.message }, 'redis error'));
     }
@@ -292,15 +281,15 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
       this.log.warn({ err: (err as Error).message }, 'redis publish failed: delivery waits for recovery');
       this.wasDown = true;
       if (this.markMode) return; // the mark did not move: the next group, or the sweep, delivers them
-      for (const packet of packets) if (packet.id !== undefined) this.keepUnpublished(packet as Unpublished);
+      for (const packet of packets) if (packet.id !== undefined) this.keepUnpublished(packet);
     });
     this.pending.add(guarded);
     void guarded.finally(() => this.pending.delete(guarded));
   }
 
-  private keepUnpublished({ channel, msg, id }: Packet & { id: number }): void {
+  private keepUnpublished({ channel, msg }: Packet): void {
     const bytes = typeof msg === 'string' ? Buffer.byteLength(msg) : msg.length;
-    this.unpublished.push({ channel, msg, id, bytes });
+    this.unpublished.push({ channel, msg, bytes });
     this.unpublishedBytes += bytes;
     while (this.unpublishedBytes > MAX_UNPUBLISHED_BYTES) {
       this.unpublishedBytes -= this.unpublished.shift()!.bytes;

@@ -206,15 +206,16 @@ export class MessageLogService {
         this.lastGroupAt = Date.now();
         await this.afterCommit?.();
         const ids = freshIds(r);
+        const span = ids.length ? { first: Math.min(...ids), last: Math.max(...ids) } : undefined;
         // The group is committed now: a mark that cannot be read, or a failed look-up, must not fail
         // it. Its messages then stay behind the mark (which only moves past ids that were checked),
         // for the next group or a sweep to deliver in order, rather than out of order now.
         let stranded: Stranded[] | null = [];
-        if (markRead && ids.length) {
+        if (markRead && span) {
           const mark = await markRead;
-          stranded = mark ? await this.prepareStranded(mark.value, Math.min(...ids)).catch(() => null) : null;
+          stranded = mark ? await this.prepareStranded(mark.value, span.first).catch(() => null) : null;
         }
-        await this.deliverAll(batch, r, stranded);
+        await this.deliverAll(batch, r, stranded, span?.last);
         return r;
       });
     } catch (err) {
@@ -229,7 +230,8 @@ export class MessageLogService {
     return true;
   }
 
-  private async deliverAll(batch: Pending[], results: Outcome[], stranded: Stranded[] | null): Promise<void> {
+  /** Delivers the group (after any stranded rows); `last` is its highest new id, if it stored any. */
+  private async deliverAll(batch: Pending[], results: Outcome[], stranded: Stranded[] | null, last: number | undefined): Promise<void> {
     const deliver = () => {
       for (const s of stranded ?? []) s.deliver();
       batch.forEach((p, i) => {
@@ -242,8 +244,7 @@ export class MessageLogService {
         }
       });
     };
-    const last = Math.max(0, ...freshIds(results));
-    if (!this.recovery || !last) deliver();
+    if (!this.recovery || last === undefined) deliver();
     else if (stranded) await this.recovery.publisher.publishGroup(deliver, last);
     else {
       await this.recovery.publisher.publishGroup(deliver, null);
