@@ -30,14 +30,14 @@ describeCluster('cluster/redis-partition')('one replica cut off from Redis while
     await cluster?.db.drop();
   }, 30_000);
 
-  it.each([
-    ['', false],
-    [' (with commands in flight when it is cut)', true],
-  ])('keeps acking on the cut-off replica%s, reports it 503, and delivers every acked message once when it is back', async (label, inFlight) => {
+  /**
+   * Two members and two agents, one of each on either replica, sending to each other until stopped;
+   * resolves once 20 sends are acked.
+   */
+  async function startTraffic(tag: string): Promise<{ clients: Roamer[]; flow: ReturnType<typeof traffic> }> {
     const { api, adminToken } = cluster;
     const urls = [cluster.replicas[0].url, cutOff.url];
     const clients: Roamer[] = [];
-    const tag = inFlight ? 'inflight-' : '';
     for (let i = 0; i < 2; i++) {
       const m = await api.human(adminToken, `${tag}member${i}`);
       const a = await api.agent(adminToken, `${tag}agent${i}`);
@@ -54,6 +54,14 @@ describeCluster('cluster/redis-partition')('one replica cut off from Redis while
       [a1, [m0]],
     ]);
     await untilAcked(clients, 20);
+    return { clients, flow };
+  }
+
+  it.each([
+    ['', false],
+    [' (with commands in flight when it is cut)', true],
+  ])('keeps acking on the cut-off replica%s, reports it 503, and delivers every acked message once when it is back', async (label, inFlight) => {
+    const { clients, flow } = await startTraffic(inFlight ? 'inflight-' : '');
 
     if (inFlight) {
       // Redis stops hearing the cut-off replica (its PUBLISHes wait for replies), then the link breaks.
@@ -86,25 +94,7 @@ describeCluster('cluster/redis-partition')('one replica cut off from Redis while
   }, 90_000);
 
   it('a Redis connection that stops answering without closing stalls nobody for long: the replica reconnects by itself and loses nothing', async () => {
-    const { api, adminToken } = cluster;
-    const urls = [cluster.replicas[0].url, cutOff.url];
-    const clients: Roamer[] = [];
-    for (let i = 0; i < 2; i++) {
-      const m = await api.human(adminToken, `stuck-member${i}`);
-      const a = await api.agent(adminToken, `stuck-agent${i}`);
-      clients.push(new Roamer(`stuck-member${i}`, 'chat', m.user.id, m.token, urls, i));
-      clients.push(new Roamer(`stuck-agent${i}`, 'agents', a.agent.id, a.token, urls, i));
-    }
-    everyone.push(...clients);
-    await Promise.all(clients.map((c) => c.start()));
-    const [m0, a0, m1, a1] = clients;
-    const flow = traffic([
-      [m0, [a1, m1]],
-      [a0, [m1]],
-      [m1, [a0, m0]],
-      [a1, [m0]],
-    ]);
-    await untilAcked(clients, 20);
+    const { clients, flow } = await startTraffic('stuck-');
 
     // The proxied replica's connections stay open but nothing it sends reaches Redis any more (the
     // append lock may be held by it at that moment, waiting for a reply that never comes).

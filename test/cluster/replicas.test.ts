@@ -254,20 +254,23 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
   });
 
   describe('a replica that dies between its commit and its publish', () => {
-    it('the next replica to commit delivers the stranded message first: the target gets both, in id order, so last_id never jumps over it', async () => {
-      const gil = await R1.api.human(admin.token, 'gil');
-      const onR3 = await openWith(R3.url, 'chat', gil.token);
+    /** alice sends from R1, which commits the message and then "dies": it never delivers nor acks it. */
+    async function sendWhileR1Dies(envelope: Record<string, unknown>): Promise<{ ok: boolean }> {
       const log = R1.app.services.messageLog;
-      // R1 commits alice's message and then "dies": it never delivers it and never acks it.
       log.afterCommit = async () => {
         throw new Error('replica died after its commit');
       };
-      let stranded: { ok: boolean };
       try {
-        stranded = (await A1.send({ type: 'CHAT', target_id: gil.user.id, payload: 'stranded' })) as { ok: boolean };
+        return (await A1.send(envelope)) as { ok: boolean };
       } finally {
         log.afterCommit = undefined;
       }
+    }
+
+    it('the next replica to commit delivers the stranded message first: the target gets both, in id order, so last_id never jumps over it', async () => {
+      const gil = await R1.api.human(admin.token, 'gil');
+      const onR3 = await openWith(R3.url, 'chat', gil.token);
+      const stranded = await sendWhileR1Dies({ type: 'CHAT', target_id: gil.user.id, payload: 'stranded' });
       expect(stranded.ok).toBe(false);
       await sleep(300);
       expect(count(onR3, chatWith('stranded'))).toBe(0);
@@ -289,15 +292,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     it('in a quiet moment, an idle replica sweeps the stranded message to its target within seconds, with no other traffic', async () => {
       const hal = await R1.api.human(admin.token, 'hal');
       const onR2 = await openWith(R2.url, 'chat', hal.token);
-      const log = R1.app.services.messageLog;
-      log.afterCommit = async () => {
-        throw new Error('replica died after its commit');
-      };
-      try {
-        expect(((await A1.send({ type: 'CHAT', target_id: hal.user.id, payload: 'quiet stranded' })) as { ok: boolean }).ok).toBe(false);
-      } finally {
-        log.afterCommit = undefined;
-      }
+      expect((await sendWhileR1Dies({ type: 'CHAT', target_id: hal.user.id, payload: 'quiet stranded' })).ok).toBe(false);
       const got = await onR2.waitFor(chatWith('quiet stranded'), 15_000);
       expect(got).toMatchObject({ sender_id: alice.user.id, target_id: hal.user.id });
       await sleep(300);
