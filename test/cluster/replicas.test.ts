@@ -7,6 +7,7 @@
  * bot2 (agent) on R1. Every test starts with empty recordings and uses its own payloads.
  */
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import type { Envelope } from '../../src/shared/protocol';
 import { createDb, type TestDb } from '../helpers/db';
 import { startServer, type TestServer } from '../helpers/server';
@@ -38,6 +39,7 @@ function expectNoneNow(clients: RtClient[], match: (e: Envelope) => boolean): vo
 
 run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)', () => {
   let db: TestDb;
+  let keyPrefix: string;
   let R1: TestServer, R2: TestServer, R3: TestServer;
   let admin: Person, carol: Person, alice: Person, bob: Person, bot: Bot, bot2: Bot;
   let A1: RtClient, A2: RtClient, B: RtClient, ADM: RtClient, ADM2: RtClient, MON: RtClient, C: RtClient, X: RtClient, X3: RtClient, Y: RtClient;
@@ -47,7 +49,8 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
 
   beforeAll(async () => {
     db = await createDb('postgres');
-    const env = { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: `ectest-${randomBytes(4).toString('hex')}` };
+    keyPrefix = `ectest-${randomBytes(4).toString('hex')}`;
+    const env = { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: keyPrefix };
     R1 = await startServer('postgres', env, db);
     [R2, R3] = await Promise.all([startServer('postgres', env, db), startServer('postgres', env, db)]);
     const login = await R1.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
@@ -201,6 +204,27 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
       expect((await R3.api.delete(`/api/users/${erin.user.id}`, admin.token)).status).toBe(204);
       await sleep(200);
       expectRefused(await A1.send({ type: 'CHAT', target_id: erin.user.id, payload: 'after delete' }), 'NOT_FOUND');
+    });
+
+    it('a deletion whose notice a replica missed (its Redis subscriber was down) is noticed once that replica’s Redis comes back', async () => {
+      const fred = await R1.api.human(admin.token, 'fred-missed');
+      okAck(await A1.send({ type: 'CHAT', target_id: fred.user.id, payload: 'cached' }));
+      // Deleted behind every replica's back, as if the notice had been lost during an outage: R1 still
+      // routes from its cache.
+      await R2.app.orm.em.getConnection().getKnex()('users').where({ id: fred.user.id }).delete();
+      okAck(await A1.send({ type: 'CHAT', target_id: fred.user.id, payload: 'still cached' }));
+      const redis = new Redis(redisUrl!);
+      try {
+        const list = (await redis.client('LIST')) as string;
+        const subs = list.split('\n').filter((l) => l.includes(` name=${keyPrefix}:sub `));
+        expect(subs).toHaveLength(3);
+        for (const line of subs) await redis.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]);
+      } finally {
+        redis.disconnect();
+      }
+      await eventually(async () => {
+        expectRefused(await A1.send({ type: 'CHAT', target_id: fred.user.id, payload: 'after the outage' }), 'NOT_FOUND');
+      }, 10_000);
     });
 
     it('DELETE /api/users/agents/:id on R1 drops the agent’s sockets on R2 and R3', async () => {
