@@ -25,6 +25,7 @@ import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } f
 import { MessageHandlers, type HubListener } from './message.handlers';
 import type { PresenceTracker } from './presence';
 import { openReplayGate, withReplayGate } from './replay-gate';
+import { writes } from './write-batch';
 
 export interface HubDeps {
   config: Config;
@@ -132,6 +133,7 @@ export class Hub implements HubPort {
     try {
       for (;;) {
         const page = await this.deps.messageLog.visibleAfter(user, cursor);
+        writes.hold(socket); // a page goes out as one write
         for (const m of page) socket.emit('message', toEnvelope(m));
         if (page.length) cursor = page[page.length - 1].id;
         if (page.length < 500) break;

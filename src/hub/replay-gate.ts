@@ -1,5 +1,6 @@
 import type { Adapter, BroadcastOptions } from 'socket.io-adapter';
 import type { Socket } from 'socket.io';
+import { writes } from './write-batch';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type AdapterClass = new (...args: any[]) => Adapter;
@@ -77,6 +78,7 @@ export function withReplayGate<T extends AdapterClass>(Base: T, onDelivered?: (i
     const id = messageId(packet);
     if (id !== undefined) onDelivered?.(id);
     return base.apply.call(this, opts, (socket: Socket) => {
+      writes.hold(socket);
       const gate = gates.get(socket);
       if (!gate) return callback(socket);
       gate.offer(id, () => callback(socket));
