@@ -26,6 +26,12 @@ export class Directory {
     private readonly users: UsersService,
   ) {}
 
+  /** The user if the cache knows them now (`undefined`: ask `find`). */
+  cached(id: number): SocketIdentity | undefined {
+    const hit = this.cache.get(id);
+    return hit && Date.now() - hit.at < TTL_MS ? hit.user ?? undefined : undefined;
+  }
+
   async find(id: number): Promise<SocketIdentity | null> {
     const hit = this.cache.get(id);
     const now = Date.now();

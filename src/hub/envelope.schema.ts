@@ -58,11 +58,19 @@ const ALLOWED: Record<Role, readonly MessageType[]> = {
   BUTLER: [],
 };
 
+/** A validated envelope, with its payload's JSON text (what is stored). */
+export class ParsedEnvelope {
+  constructor(
+    readonly envelope: IncomingEnvelope,
+    readonly payloadJson: string,
+  ) {}
+}
+
 /**
  * Validates a raw `message` frame for a sender: shape, type permission, payload size and the
  * per-type payload rules. Throws the AppError that goes into the ack.
  */
-export function parseEnvelope(raw: unknown, role: Role, maxPayloadBytes: number): { envelope: IncomingEnvelope; payloadJson: string } {
+export function parseEnvelope(raw: unknown, role: Role, maxPayloadBytes: number): ParsedEnvelope {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw validationError('A message must be an envelope object');
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) throw validationError(describeIssues(parsed.error));
@@ -91,7 +99,7 @@ export function parseEnvelope(raw: unknown, role: Role, maxPayloadBytes: number)
       check(authResponsePayloadSchema, envelope.payload);
       break;
   }
-  return { envelope, payloadJson };
+  return new ParsedEnvelope(envelope, payloadJson);
 }
 
 function check(schema: z.ZodType, payload: unknown): void {
