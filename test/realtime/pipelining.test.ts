@@ -44,4 +44,41 @@ describe.each(dbKinds())('one socket sending without waiting for acks on %s', (k
     await p.waitFor((e) => e.payload === 59);
     expect(p.received.map((e) => e.payload)).toEqual(Array.from({ length: 60 }, (_, i) => i));
   });
+
+  // Most CHATs (a known target, nothing waiting on the socket) are queued in the log at once, without
+  // taking a turn in the socket's lane; these check that this never reorders a socket's messages.
+  it('a CHAT queued at once is still delivered before the CHAT_STREAM_END sent right after it', async () => {
+    const member = await s.api.human(s.adminToken, `fast-m-${kind}`);
+    const agent = await s.api.agent(s.adminToken, `fast-a-${kind}`);
+    const m = await connect(s.url, 'chat', { token: member.token });
+    const a = await connect(s.url, 'agents', { token: agent.token });
+    expect((await a.send({ type: 'CHAT', target_id: member.user.id, payload: 'target is known now' })).ok).toBe(true);
+    for (let round = 0; round < 5; round++) {
+      const stream_id = `fast-${round}`;
+      const sent = [
+        a.send({ type: 'CHAT', target_id: member.user.id, stream_id, payload: `final ${round}` }),
+        a.send({ type: 'CHAT_STREAM_END', target_id: member.user.id, stream_id }),
+      ];
+      expect((await Promise.all(sent)).map((x) => x.ok)).toEqual([true, true]);
+    }
+    await m.waitFor((e) => e.type === 'CHAT_STREAM_END' && e.stream_id === 'fast-4');
+    const seen = m.received.filter((e) => e.stream_id?.startsWith('fast-')).map((e) => `${e.type}:${e.stream_id}`);
+    expect(seen).toEqual([0, 1, 2, 3, 4].flatMap((r) => [`CHAT:fast-${r}`, `CHAT_STREAM_END:fast-${r}`]));
+  });
+
+  it('CHATs to targets not looked up yet, interleaved with CHATs to a known one, keep the order sent', async () => {
+    const member = await s.api.human(s.adminToken, `mixed-${kind}`);
+    const known = await s.api.human(s.adminToken, `mixed-known-${kind}`);
+    const fresh = await Promise.all(Array.from({ length: 10 }, (_, i) => s.api.human(s.adminToken, `mixed-new-${i}-${kind}`)));
+    const m = await connect(s.url, 'chat', { token: member.token });
+    expect((await m.send({ type: 'CHAT', target_id: known.user.id, payload: 'known now' })).ok).toBe(true);
+    const sends = fresh.flatMap((f, i) => [
+      m.send({ type: 'CHAT', target_id: f.user.id, payload: `new ${i}` }),
+      m.send({ type: 'CHAT', target_id: known.user.id, payload: `known ${i}` }),
+    ]);
+    const acks = (await Promise.all(sends)) as { ok: boolean; id: number }[];
+    expect(acks.every((x) => x.ok)).toBe(true);
+    const ids = acks.map((x) => x.id);
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+  });
 });

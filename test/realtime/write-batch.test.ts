@@ -1,0 +1,77 @@
+import type { Socket } from 'socket.io';
+import { startServer, type TestServer } from '../helpers/server';
+import { closeAllSockets, connect, type Client } from '../helpers/sockets';
+
+// The frames a connection gets in one turn of the event loop (a commit group's deliveries and acks)
+// leave the server in one write (src/hub/write-batch.ts). Database-independent: SQLite only.
+
+/** Counts the writes the server makes on the TCP socket under a client's websocket. */
+function countWrites(s: TestServer, nsp: 'chat' | 'agents', client: Client): { writes: number } {
+  const server = s.app.hub.io.of(`/${nsp}`).sockets.get(client.socket.id!) as Socket;
+  const raw = (server.conn as unknown as { transport: { socket: { _socket: Record<string, (...a: unknown[]) => unknown> } } }).transport.socket._socket;
+  const counter = { writes: 0 };
+  for (const method of ['_write', '_writev']) {
+    const original = raw[method];
+    raw[method] = function (this: unknown, ...args: unknown[]) {
+      counter.writes++;
+      return original.apply(this, args);
+    };
+  }
+  return counter;
+}
+
+describe('frames of one event-loop turn go out in one write', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer('sqlite');
+  });
+  afterAll(async () => {
+    closeAllSockets();
+    await s?.close();
+  });
+
+  it("a burst from one socket: its acks and the target's deliveries take far fewer writes than frames, in order", async () => {
+    const sender = await s.api.human(s.adminToken, 'burst-sender');
+    const peer = await s.api.human(s.adminToken, 'burst-peer');
+    const m = await connect(s.url, 'chat', { token: sender.token });
+    const p = await connect(s.url, 'chat', { token: peer.token });
+    await m.send({ type: 'CHAT', target_id: peer.user.id, payload: 'warm-up' });
+    await p.waitFor((e) => e.payload === 'warm-up');
+    const senderWrites = countWrites(s, 'chat', m);
+    const peerWrites = countWrites(s, 'chat', p);
+
+    const acks = await Promise.all(Array.from({ length: 40 }, (_, i) => m.send({ type: 'CHAT', target_id: peer.user.id, payload: i })));
+    await p.waitFor((e) => e.payload === 39);
+
+    const ids = acks.map((a) => (a as { id: number }).id);
+    expect(acks.every((a) => a.ok)).toBe(true);
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+    expect(p.received.filter((e) => typeof e.payload === 'number').map((e) => e.payload)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // One frame per write would be 40 each; a group's frames share one.
+    expect(senderWrites.writes).toBeGreaterThan(0);
+    expect(senderWrites.writes).toBeLessThanOrEqual(10);
+    expect(peerWrites.writes).toBeLessThanOrEqual(10);
+  });
+
+  it('many senders at once: the target gets their messages in fewer writes, each exactly once', async () => {
+    const target = await s.api.agent(s.adminToken, 'many-target');
+    const a = await connect(s.url, 'agents', { token: target.token });
+    const senders = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const u = await s.api.human(s.adminToken, `many-sender-${i}`);
+        return connect(s.url, 'chat', { token: u.token });
+      }),
+    );
+    await senders[0].send({ type: 'CHAT', target_id: target.agent.id, payload: 'warm-up' });
+    await a.waitFor((e) => e.payload === 'warm-up');
+    const writes = countWrites(s, 'agents', a);
+
+    const acks = await Promise.all(senders.map((c, i) => c.send({ type: 'CHAT', target_id: target.agent.id, payload: `from ${i}` })));
+    expect(acks.every((x) => x.ok)).toBe(true);
+    await Promise.all(senders.map((_, i) => a.waitFor((e) => e.payload === `from ${i}`)));
+    const got = a.received.filter((e) => String(e.payload).startsWith('from '));
+    expect(got).toHaveLength(12);
+    expect(got.map((e) => e.id)).toEqual([...got.map((e) => e.id!)].sort((x, y) => x - y));
+    expect(writes.writes).toBeLessThanOrEqual(6);
+  });
+});
