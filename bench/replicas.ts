@@ -4,6 +4,7 @@
  * crosses Redis. Fixed rate, both directions; prints e2e p50/p99 (goal p99 ≤ 30 ms at 1,000 msgs/s).
  *
  *   DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench:replicas -- [--rate 1000] [--duration 10] [--pairs 50]
+ *                                                                          [--node-flags="…"]
  */
 import { randomBytes } from 'node:crypto';
 import { Args } from './lib/args';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   const rate = args.number('rate', 1000);
   const seconds = args.number('duration', 10, true);
   const pairsWanted = args.number('pairs', 50);
+  const nodeFlags = args.string('node-flags', '').split(/\s+/).filter(Boolean);
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl || !process.env.DATABASE_URL) throw new Error('needs DATABASE_URL and REDIS_URL');
   const db = await createBenchDb('postgres');
@@ -27,8 +29,8 @@ async function main(): Promise<void> {
   const pairs: Pair[] = [];
   try {
     // One at a time: the first runs the migrations and creates the admin; the second finds them done.
-    servers.push(await startServerProcess('echocenter', env));
-    servers.push(await startServerProcess('echocenter', env));
+    servers.push(await startServerProcess('echocenter', env, nodeFlags));
+    servers.push(await startServerProcess('echocenter', env, nodeFlags));
     const [a, b] = servers;
     const admin = await login(a.url, 'admin', adminPassword);
     const range = Array.from({ length: pairsWanted }, (_, i) => i);
