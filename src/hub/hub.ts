@@ -20,6 +20,7 @@ import type { AgentView } from '../users/user.view';
 import { ADMINS_ROOM, Delivery, userRoom } from './delivery';
 import { Departures } from './departures';
 import { Directory } from './directory';
+import { dropHandshakeLeftovers } from './handshake-leftovers';
 import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
 import { MessageHandlers, type HubListener } from './message.handlers';
@@ -119,6 +120,7 @@ export class Hub implements HubPort {
     });
     if (kind === 'agents') this.track(this.agentArrived(user, socket.id, data.arrival!));
     data.arrival = undefined;
+    dropHandshakeLeftovers(socket);
     if (gate) this.track(this.replay(socket, user, data.replayAfter!, gate));
   }
 
