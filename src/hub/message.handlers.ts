@@ -3,7 +3,7 @@ import type { Socket } from 'socket.io';
 import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
 import type { ChatMessage } from '../messages/chat-message.entity';
-import { withPayload } from '../messages/envelope';
+import { isoTime, withPayload } from '../messages/envelope';
 import type { MessageLogService } from '../messages/message-log.service';
 import type { SystemLogService } from '../messages/system-log.service';
 import type { LogLevel } from '../messages/system-log.entity';
@@ -202,7 +202,7 @@ export class MessageHandlers {
         },
       )
       .then(
-        ({ message }): Ack => ({ ok: true, id: message.id, local_id: message.localId, timestamp: message.createdAt.toISOString() }),
+        ({ message }): Ack => ({ ok: true, id: message.id, local_id: message.localId, timestamp: isoTime(message.createdAt) }),
         (err) => {
           throw new AppError('UNAVAILABLE', 'The message could not be stored; nothing was sent', { cause: err });
         },

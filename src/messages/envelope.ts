@@ -17,8 +17,24 @@ export function withPayload(m: ChatMessage, payload: unknown): Envelope {
     sender_role: m.senderRole,
     target_id: m.targetId,
     payload,
-    timestamp: m.createdAt.toISOString(),
+    timestamp: isoTime(m.createdAt),
     stream_id: m.streamId,
     reply_to: m.replyTo,
   };
+}
+
+let lastDate: Date | undefined;
+let lastIso = '';
+
+/**
+ * `date.toISOString()`, computed once for the Date a whole commit group shares (every message of a
+ * group has the same `createdAt` object, and each is formatted for its delivery and its ack). The
+ * log never changes a Date once it is made.
+ */
+export function isoTime(date: Date): string {
+  if (date !== lastDate) {
+    lastIso = date.toISOString();
+    lastDate = date;
+  }
+  return lastIso;
 }
