@@ -323,7 +323,7 @@ export class MessageLogService {
     let held: unknown;
     try {
       held = await conn;
-      await knex.raw('select pg_advisory_lock(?)', [APPEND_LOCK_KEY]).connection(held);
+      await onConnection(held, true, 'select pg_advisory_lock(?)', [APPEND_LOCK_KEY]);
     } catch (err) {
       this.dropLockConnection(conn);
       throw err;
@@ -332,7 +332,7 @@ export class MessageLogService {
       return await group(held);
     } finally {
       // Never let a failed unlock look like a failed commit (a retry would store twice).
-      void knex.raw('select pg_advisory_unlock(?)', [APPEND_LOCK_KEY]).connection(held).catch(() => this.dropLockConnection(conn));
+      void onConnection(held, true, 'select pg_advisory_unlock(?)', [APPEND_LOCK_KEY]).catch(() => this.dropLockConnection(conn));
     }
   }
 
