@@ -182,15 +182,64 @@ export class MessageLogService {
   private async drain(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        if (await this.commitGroup(batch)) continue;
-        // The group failed as a whole: one bad row must not cost its neighbours their messages.
-        if (batch.length > 1) for (const p of batch) await this.commitGroup([p]);
+      if (!this.postgres) await this.drainPipelined();
+      else {
+        while (this.queue.length) {
+          const batch = this.queue.splice(0, MAX_BATCH);
+          if (await this.commitGroup(batch)) continue;
+          // The group failed as a whole: one bad row must not cost its neighbours their messages.
+          if (batch.length > 1) for (const p of batch) await this.commitGroup([p]);
+        }
       }
     } finally {
       this.flushing = false;
+      // An append made by a delivery's reaction after the loop's last look at the queue.
+      if (this.queue.length) void this.drain();
     }
+  }
+
+  /**
+   * SQLite (one connection, one writer, one replica): the next group's INSERT is sent to the driver's
+   * thread *before* the group just committed is delivered on this one, so that the two overlap.
+   * Order is kept: a group commits only after the one before it has committed, and is delivered (and,
+   * with Redis, published) only after that one's deliveries.
+   */
+  private async drainPipelined(): Promise<void> {
+    let committed: { batch: Pending[]; results: Outcome[] } | undefined;
+    while (this.queue.length || committed) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      const next = batch.length ? this.store(batch).then((results) => ({ batch, results })) : undefined;
+      if (committed) {
+        // A delivery fault must not undo a commit: the messages are stored and reachable by replay.
+        await this.deliverAll(committed.batch, committed.results, [], undefined).catch(() => undefined);
+        settle(committed.batch, committed.results);
+      }
+      committed = await next;
+    }
+  }
+
+  /**
+   * Commits a group and, if it fails as a whole, each of its messages on its own (one bad row must
+   * not cost its neighbours their messages). Never rejects: a message that could not be stored gets
+   * its error.
+   */
+  private async store(batch: Pending[]): Promise<Outcome[]> {
+    const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+    let results: Outcome[];
+    try {
+      results = await this.commit(batch.map((p) => p.input));
+    } catch (err) {
+      if (batch.length === 1) return [asError(err)];
+      results = [];
+      for (const p of batch) results.push(...(await this.commit([p.input]).catch((e: unknown) => [asError(e)])));
+    }
+    this.lastGroupAt = Date.now();
+    try {
+      await this.afterCommit?.();
+    } catch (err) {
+      return batch.map(() => asError(err)); // stands for a replica that died here: nothing is delivered
+    }
+    return results;
   }
 
   /** Commits and delivers one group; false (with nobody settled) when the commit failed. */
@@ -222,11 +271,7 @@ export class MessageLogService {
       if (batch.length === 1) batch[0].reject(err);
       return batch.length === 1;
     }
-    batch.forEach((p, i) => {
-      const r = results[i];
-      if (r instanceof Error) p.reject(r);
-      else p.resolve(r);
-    });
+    settle(batch, results);
     return true;
   }
 
@@ -516,6 +561,15 @@ function int(params: unknown[], value: number | null): string {
 function word(params: unknown[], value: string | null): string {
   if (value === null) return 'NULL';
   return /^[A-Z_]{1,32}$/.test(value) ? `'${value}'` : bind(params, value);
+}
+
+/** Resolves (or rejects) each append of a delivered group with its outcome. */
+function settle(batch: Pending[], results: Outcome[]): void {
+  batch.forEach((p, i) => {
+    const r = results[i];
+    if (r instanceof Error) p.reject(r);
+    else p.resolve(r);
+  });
 }
 
 /** The ids this group stored (not the duplicates it found). */
