@@ -536,7 +536,9 @@ describe('Dockerfile', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
   test('starts the same entry point as `npm start` and the chart, as the non-root node user', () => {
-    expect(pkg.scripts.start).toBe('node dist/src/main.js');
+    expect(pkg.scripts.start).toBe('node --max-semi-space-size=4 dist/src/main.js');
+    // npm start's V8 flags reach the image's process through NODE_OPTIONS (which operators can change).
+    expect(dockerfile).toMatch(/^ENV NODE_OPTIONS="--max-semi-space-size=4"$/m);
     expect(pkg.scripts.migrate).toContain('node dist/src/migrate.js');
     expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/main\.js"\]$/m);
     expect(dockerfile).toMatch(/^USER node$/m);
