@@ -2,7 +2,6 @@ import type { Socket } from 'socket.io';
 
 /** The parts of engine.io's connection and its websocket transport that this uses (engine.io 6.6). */
 interface EngineConnection {
-  readyState: string;
   flush(): void;
   transport?: {
     name?: string;

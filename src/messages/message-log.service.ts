@@ -187,7 +187,7 @@ export class MessageLogService {
         while (this.queue.length) {
           const batch = this.queue.splice(0, MAX_BATCH);
           if (await this.commitGroup(batch)) continue;
-          // The group failed as a whole: one bad row must not cost its neighbours their messages.
+          // The append lock could not be taken (its connection failed): each message tries again.
           if (batch.length > 1) for (const p of batch) await this.commitGroup([p]);
         }
       }
@@ -223,15 +223,15 @@ export class MessageLogService {
    * not cost its neighbours their messages). Never rejects: a message that could not be stored gets
    * its error.
    */
-  private async store(batch: Pending[]): Promise<Outcome[]> {
+  private async store(batch: Pending[], conn?: unknown): Promise<Outcome[]> {
     const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
     let results: Outcome[];
     try {
-      results = await this.commit(batch.map((p) => p.input));
+      results = await this.commit(batch.map((p) => p.input), conn);
     } catch (err) {
       if (batch.length === 1) return [asError(err)];
       results = [];
-      for (const p of batch) results.push(...(await this.commit([p.input]).catch((e: unknown) => [asError(e)])));
+      for (const p of batch) results.push(...(await this.commit([p.input], conn).catch((e: unknown) => [asError(e)])));
     }
     this.lastGroupAt = Date.now();
     try {
@@ -242,7 +242,10 @@ export class MessageLogService {
     return results;
   }
 
-  /** Commits and delivers one group; false (with nobody settled) when the commit failed. */
+  /**
+   * Commits and delivers one group under the append lock (see `store` for a group that fails); false
+   * (with nobody settled) when the lock could not be had.
+   */
   private async commitGroup(batch: Pending[]): Promise<boolean> {
     let results: Outcome[];
     try {
@@ -251,9 +254,7 @@ export class MessageLogService {
           (value) => ({ value }),
           () => undefined,
         );
-        const r = await this.commit(batch.map((p) => p.input), conn);
-        this.lastGroupAt = Date.now();
-        await this.afterCommit?.();
+        const r = await this.store(batch, conn);
         const ids = freshIds(r);
         const span = ids.length ? { first: Math.min(...ids), last: Math.max(...ids) } : undefined;
         // The group is committed now: a mark that cannot be read, or a failed look-up, must not fail
@@ -264,7 +265,8 @@ export class MessageLogService {
           const mark = await markRead;
           stranded = mark ? await this.prepareStranded(mark.value, span.first).catch(() => null) : null;
         }
-        await this.deliverAll(batch, r, stranded, span?.last);
+        // A delivery fault must not undo a commit (nor look like a failed one, which is retried).
+        await this.deliverAll(batch, r, stranded, span?.last).catch(() => undefined);
         return r;
       });
     } catch (err) {
