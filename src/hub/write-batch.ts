@@ -22,7 +22,9 @@ interface EngineConnection {
  * the turn (`setImmediate`: after the group's deliveries and the acks that follow from them as promise
  * reactions, before the loop waits for I/O again) each held connection is flushed with its TCP socket
  * corked, which is one write of all its frames, in their order. A connection that is mid-write already
- * buffers by itself, and long-polling has no socket of its own to cork: both are left alone.
+ * buffers by itself, and long-polling has no socket of its own to cork: both are left alone. (As while
+ * any write is in flight, a `volatile` emit to a held connection would be dropped; EchoCenter sends
+ * none.)
  *
  * It reaches into engine.io's connection (`transport.writable`, `flush()`, the `ws` socket's TCP
  * socket): engine.io 6.6 and ws 8 are pinned, and a shape that does not match only costs the batching.
