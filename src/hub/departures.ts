@@ -1,5 +1,6 @@
 import { RequestContext } from '@mikro-orm/core';
 import type { Orm } from '../db/orm';
+import { BatchLoader } from '../shared/batch-loader';
 import type { Clock } from '../shared/clock';
 import { User } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
@@ -16,26 +17,19 @@ const CHUNK = 500;
  * next one collects, so a lone departure is written at once, as before.
  */
 export class Departures {
-  private collecting: { ids: Set<number>; written: Promise<void> } | undefined;
-  private previous: Promise<unknown> = Promise.resolve();
+  /** Departures that arrive while a group is written wait and go together in the next one. */
+  private readonly groups = new BatchLoader<number, true>(async (ids) => {
+    await this.write(ids);
+    return new Map(ids.map((id) => [id, true]));
+  }, Infinity);
 
   constructor(
     private readonly deps: { orm: Orm; users: UsersService; clock: Clock; announce: (view: UserView) => void },
   ) {}
 
   /** Resolves once the agent's `last_seen_at` is stored and its PRESENCE sent. */
-  add(agentId: number): Promise<void> {
-    if (!this.collecting) {
-      const ids = new Set<number>();
-      const written = this.previous.then(() => {
-        this.collecting = undefined; // from here on, departures join the next group
-        return this.write([...ids]);
-      });
-      this.collecting = { ids, written };
-      this.previous = written.catch(() => undefined);
-    }
-    this.collecting.ids.add(agentId);
-    return this.collecting.written;
+  async add(agentId: number): Promise<void> {
+    await this.groups.get(agentId);
   }
 
   private async write(ids: number[]): Promise<void> {
