@@ -13,13 +13,13 @@ const TTL_MS = 5 * 60_000;
 const MAX_ENTRIES = 50_000;
 
 /**
- * Looks up message targets with a short cache: every CHAT names a target, and a database read per
+ * Looks up message targets with a cache: every CHAT names a target, and a database read per
  * message would compete with the writes. A deleted user is forgotten at once, on every replica (the
  * hub relays the deletion to the others through the adapter, and clears the whole cache when Redis
  * comes back after an outage, during which such a notice may have been lost).
  */
 export class Directory {
-  private readonly cache = new Map<number, { user: SocketIdentity | null; at: number }>();
+  private readonly cache = new Map<number, { user: SocketIdentity; at: number }>();
 
   constructor(
     private readonly orm: Orm,
@@ -29,13 +29,13 @@ export class Directory {
   /** The user if the cache knows them now (`undefined`: ask `find`). */
   cached(id: number): SocketIdentity | undefined {
     const hit = this.cache.get(id);
-    return hit && Date.now() - hit.at < TTL_MS ? hit.user ?? undefined : undefined;
+    return hit && Date.now() - hit.at < TTL_MS ? hit.user : undefined;
   }
 
   async find(id: number): Promise<SocketIdentity | null> {
-    const hit = this.cache.get(id);
+    const hit = this.cached(id);
+    if (hit) return hit;
     const now = Date.now();
-    if (hit && now - hit.at < TTL_MS) return hit.user;
     const row = await RequestContext.create(this.orm.em, () => this.users.findById(id));
     if (!row) return null; // a miss is not cached: the id may belong to a user created a moment later
     const user = { id: row.id, username: row.username, role: row.role };
