@@ -33,7 +33,7 @@ const MIGRATION_OPTIONS = {
 
 /** MikroORM options with the migrator and every migration: what `mikro-orm.config.ts` exports to the CLI. */
 export async function ormOptions(config: Config, logger?: Logger): Promise<Options> {
-  const [{ Migrator }, { MIGRATIONS }] = await Promise.all([import('@mikro-orm/migrations'), import('../../migrations')]);
+  const { Migrator, MIGRATIONS } = await loadMigrator();
   return { ...(await connectionOptions(config, logger)), extensions: [Migrator], migrations: { ...MIGRATION_OPTIONS, migrationsList: MIGRATIONS } };
 }
 
@@ -119,11 +119,17 @@ export async function migrate(orm: Orm, config: Config, logger: Logger): Promise
   return applied;
 }
 
+/** The migrator and every migration, imported only when they are needed. */
+async function loadMigrator() {
+  const [{ Migrator }, { MIGRATIONS }] = await Promise.all([import('@mikro-orm/migrations'), import('../../migrations')]);
+  return { Migrator, MIGRATIONS };
+}
+
 /** Registers the migrator with every migration, unless the ORM was made with one (`ormOptions`, tests). */
 async function withMigrator(orm: Orm): Promise<void> {
   const settings = (orm as MikroORM).config;
   if (settings.getExtension('@mikro-orm/migrator')) return;
-  const [{ Migrator }, { MIGRATIONS }] = await Promise.all([import('@mikro-orm/migrations'), import('../../migrations')]);
+  const { Migrator, MIGRATIONS } = await loadMigrator();
   settings.set('migrations', { ...settings.get('migrations'), migrationsList: MIGRATIONS });
   Migrator.register(orm as MikroORM);
 }
