@@ -27,7 +27,7 @@ export interface Appended {
   duplicate: boolean;
 }
 
-/** Called right after the commit, in id order, before the next group may commit. */
+/** Called right after the commit, in id order, before the next group is delivered. */
 export type Deliver = (appended: Appended) => void;
 
 /**
@@ -93,7 +93,7 @@ const IDLE_SWEEP_MS = 5_000;
 /**
  * The message log: every stored CHAT, AUTH_REQUEST and AUTH_STATUS_UPDATE.
  *
- * Appends are committed in groups: while one transaction commits, new appends queue up and go into
+ * Appends are committed in groups: while one group commits (one statement), new appends queue up and go into
  * the next one, so concurrent senders share commits instead of paying one each. Each caller's promise
  * resolves only after its group has committed, which keeps persist-before-emit; a caller that awaits
  * one append before the next keeps its order.
@@ -255,8 +255,8 @@ export class MessageLogService {
           () => undefined,
         );
         const r = await this.store(batch, conn);
-        const ids = freshIds(r);
-        const span = ids.length ? { first: Math.min(...ids), last: Math.max(...ids) } : undefined;
+        const ids = freshIds(r); // ascending: the INSERT drew them in VALUES order
+        const span = ids.length ? { first: ids[0], last: ids[ids.length - 1] } : undefined;
         // The group is committed now: a mark that cannot be read, or a failed look-up, must not fail
         // it. Its messages then stay behind the mark (which only moves past ids that were checked),
         // for the next group or a sweep to deliver in order, rather than out of order now.
@@ -465,7 +465,7 @@ export class MessageLogService {
    * earlier in this group (a duplicate of that one) or one stored before (left `undefined` here).
    */
   private matchInserted(messages: ChatMessage[], rows: InsertedRow[]): (Outcome | undefined)[] {
-    const sorted = rows.map((r) => ({ id: Number(r.id), key: r.local_id === null ? undefined : `${Number(r.sender_id)}\u0000${r.local_id}` }));
+    const sorted = rows.map((r) => ({ id: Number(r.id), key: keyOf({ senderId: Number(r.sender_id), localId: r.local_id }) }));
     sorted.sort((a, b) => a.id - b.id);
     const returnedKeys = new Set(sorted.flatMap((r) => (r.key ? [r.key] : [])));
     const inGroup = new Map<string, ChatMessage>();
