@@ -6,11 +6,14 @@ import { LOG_LEVELS } from '../messages/system-log.entity';
 import type { Role } from '../users/user.entity';
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const MAX_MESSAGE_ID = 2_147_483_647;
+const LOCAL_ID_MAX = 64;
+const STREAM_ID_MAX = 128;
 /**
  * A stored message's id: PostgreSQL keeps ids (and `reply_to`) in a 32-bit `integer`, so a larger value
  * names no message and would make the whole group commit fail for every sender in it.
  */
-const messageId = z.number().int().positive().max(2_147_483_647, 'reply_to must be a message id');
+const messageId = z.number().int().positive().max(MAX_MESSAGE_ID, 'reply_to must be a message id');
 
 /**
  * Strings that are stored as they are (not inside the payload's JSON text) must be text a database keeps
@@ -28,8 +31,8 @@ export const envelopeSchema = z.object({
     .union([z.literal(0), id, z.null()], { error: 'target_id must be a positive integer, or 0/null for a broadcast' })
     .optional(),
   payload: z.unknown().optional(),
-  local_id: z.string().min(1, 'local_id must not be empty').max(64, 'local_id must be at most 64 characters').refine(...storable('local_id')).nullish(),
-  stream_id: z.string().min(1, 'stream_id must not be empty').max(128, 'stream_id must be at most 128 characters').refine(...storable('stream_id')).nullish(),
+  local_id: z.string().min(1, 'local_id must not be empty').max(LOCAL_ID_MAX, `local_id must be at most ${LOCAL_ID_MAX} characters`).refine(...storable('local_id')).nullish(),
+  stream_id: z.string().min(1, 'stream_id must not be empty').max(STREAM_ID_MAX, `stream_id must be at most ${STREAM_ID_MAX} characters`).refine(...storable('stream_id')).nullish(),
   reply_to: messageId.nullish(),
 });
 
@@ -106,7 +109,6 @@ export function parseEnvelope(raw: unknown, role: Role, maxPayloadBytes: number)
 }
 
 const KNOWN_TYPES: ReadonlySet<unknown> = new Set(MESSAGE_TYPES);
-const MAX_MESSAGE_ID = 2_147_483_647;
 const absent = (v: unknown) => v === undefined || v === null;
 const text = (v: unknown, max: number) => absent(v) || (typeof v === 'string' && v.length >= 1 && v.length <= max && isStorable(v));
 
@@ -121,7 +123,7 @@ export function wellFormed(raw: Record<string, unknown>): IncomingEnvelope | und
   const { type, target_id, payload, local_id, stream_id, reply_to } = raw;
   if (!KNOWN_TYPES.has(type)) return undefined;
   if (!(absent(target_id) || target_id === 0 || (Number.isSafeInteger(target_id) && (target_id as number) > 0))) return undefined;
-  if (!text(local_id, 64) || !text(stream_id, 128)) return undefined;
+  if (!text(local_id, LOCAL_ID_MAX) || !text(stream_id, STREAM_ID_MAX)) return undefined;
   if (!(absent(reply_to) || (Number.isInteger(reply_to) && (reply_to as number) > 0 && (reply_to as number) <= MAX_MESSAGE_ID))) return undefined;
   const envelope: Record<string, unknown> = { type };
   if (target_id !== undefined) envelope.target_id = target_id;
