@@ -108,8 +108,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await (presence as RedisPresence).start();
     messageLog.setDeliveryBarrier(() => link.published());
     // Several replicas share the log only on PostgreSQL (SQLite is one process's file).
-    if (config.db.driver === 'postgres') {
-      messageLog.setRecovery(link.groupPublisher(), (rows) => hub().redeliver(rows));
+    if (config.db.driver !== 'postgres') messageLog.setPublisher(link.groupPublisher({ recoverThroughMark: false }));
+    else {
+      messageLog.setRecovery(link.groupPublisher({ recoverThroughMark: true }), (rows) => hub().redeliver(rows));
       link.on('writable', () => void messageLog.publishStranded().catch((err) => logger.warn({ err }, 'could not deliver unpublished messages yet')));
     }
   }

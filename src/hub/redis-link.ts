@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { RedisAdapter } from '@socket.io/redis-adapter';
 import Redis from 'ioredis';
@@ -17,9 +18,14 @@ const PUBLISH_RETRY_MS = 5_000;
  * and what it stores waits behind the published mark for the sweep (see groupPublisher).
  */
 const COMMAND_TIMEOUT_MS = 3_000;
-/** Moves the published mark forward only: a MULTI that a stuck Redis runs late must not move it back. */
+/**
+ * Moves the published mark forward only: a MULTI that a stuck Redis runs late must not move it back.
+ * ARGV[2], when given, is an expiry in seconds (a replica's private mark, see groupPublisher).
+ */
 const SET_MARK_IF_GREATER =
-  "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
+  "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end if ARGV[2] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0";
+/** How long a replica's private mark outlives its last group. */
+const PRIVATE_MARK_TTL_S = 3_600;
 /** How long one read of the published mark may take before it counts as failed. */
 const MARK_READ_TIMEOUT_MS = 1_000;
 /** Stored messages kept for a late PUBLISH after an outage (beyond this, the oldest rely on replay). */
@@ -78,7 +84,9 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   private collecting?: Packet[];
   /** Whether the message log recovers unpublished messages through the mark (see groupPublisher). */
   private markMode = false;
-  private readonly markKey: string;
+  /** The published mark: the cluster's, or this replica's own (see groupPublisher). */
+  private markKey: string;
+  private markTtl: string[] = [];
   private unpublishedBytes = 0;
   private flushing = false;
   private closing = false;
@@ -134,25 +142,33 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   }
 
   /**
-   * The message log's side of Redis on several replicas (MessageLogService.setRecovery): the mark of
-   * how far the log has been published, and the publication of a group's broadcasts *with* the mark,
-   * in one MULTI, so that Redis never has the one without the other. A mark that moved while its
-   * messages did not would be a hole; messages out without their mark would be sent a second time.
+   * The message log's side of Redis (MessageLogService.setPublisher): the publication of a group's
+   * broadcasts *with* the mark of how far the log has been published, in one MULTI, so that Redis
+   * never has the one without the other. A retry after a lost reply reads the mark to learn whether
+   * the MULTI ran (see publishOrdered).
+   *
+   * With `recoverThroughMark` (several replicas, PostgreSQL: MessageLogService.setRecovery) the mark
+   * is the cluster's and also finds what a replica committed and never published. A mark that moved
+   * while its messages did not would be a hole; messages out without their mark would be sent twice.
    */
-  groupPublisher(): GroupPublisher {
-    this.markMode = true;
+  groupPublisher({ recoverThroughMark }: { recoverThroughMark: boolean }): GroupPublisher {
+    this.markMode = recoverThroughMark;
+    if (!recoverThroughMark) {
+      // One replica: the mark only tells a retry whether the MULTI before it ran. It is this process's
+      // own, so that a database started afresh behind the same Redis never meets an old mark.
+      this.markKey = `${this.keyPrefix}:log:published:${randomUUID()}`;
+      this.markTtl = [String(PRIVATE_MARK_TTL_S)];
+    }
     return {
       // Retried like a PUBLISH while only the publisher reconnects: a group that cannot read the
       // mark holds its messages back (behind the mark) until the next group or a sweep.
       readMark: () =>
         this.whileSubscribed(async () => {
-          let timer: NodeJS.Timeout | undefined;
-          const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), MARK_READ_TIMEOUT_MS)));
-          const value = await Promise.race([this.answered(this.pub.get(this.markKey)), timeout]).finally(() => clearTimeout(timer));
+          const value = await this.readMarkOnce();
           // No mark: a new prefix, or a Redis that restarted empty. What was stored during the
           // restart may be unpublished, so start from what this replica last received in order;
           // sockets that a resync already brought further drop the copies (the replay gate).
-          return value === null ? this.receivedUpTo : Number(value);
+          return value === undefined ? this.receivedUpTo : value;
         }),
       publishGroup: async (deliver, lastId) => {
         let packets: Packet[] = [];
@@ -170,6 +186,14 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
         await done.catch(() => undefined);
       },
     };
+  }
+
+  /** The published mark as Redis has it (`undefined`: none), within MARK_READ_TIMEOUT_MS. */
+  private async readMarkOnce(): Promise<number | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), MARK_READ_TIMEOUT_MS)));
+    const value = await Promise.race([this.answered(this.pub.get(this.markKey)), timeout]).finally(() => clearTimeout(timer));
+    return value === null ? undefined : Number(value);
   }
 
   /** Waits until every PUBLISH issued so far has been answered (or failed). */
@@ -216,7 +240,16 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
    * away: fail at once; the resync after recovery covers it.
    */
   private publishOrdered(packets: Packet[], mark?: number): Promise<void> {
-    return this.whileSubscribed(() => this.publishOnce(packets, mark));
+    let sent = false;
+    return this.whileSubscribed(async () => {
+      // A retry after a reply that never came: Redis may have run the MULTI just before the
+      // connection broke. The mark moves in the same MULTI, and only groups move it (one at a time:
+      // the append lock, or SQLite's one writer), so a mark at this group's last id means it ran,
+      // and publishing it again would deliver every message in it twice.
+      if (sent && mark !== undefined && ((await this.readMarkOnce()) ?? 0) >= mark) return;
+      sent = true;
+      await this.publishOnce(packets, mark);
+    });
   }
 
   /** Retries `attempt` while the subscriber is connected (Redis is up), for PUBLISH_RETRY_MS at most. */
@@ -236,14 +269,15 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
    * One attempt, failing when the publisher's connection closes before the reply. ioredis would
    * keep the commands until Redis is back (retries do not flush them when a reconnect reaches a
    * proxy), and the message log holds the cluster-wide append lock while it waits: every replica
-   * would stop acking. If Redis had run them just before the connection died, the retry is a second
-   * copy; that is the one case where a client can get an id twice (it dedupes by id, PROTOCOL §3.3).
+   * would stop acking. Whether Redis ran them just before the connection died is unknown: for a
+   * message-log group the retry reads the mark first (publishOrdered); a broadcast outside a group
+   * (stream chunks, presence, system log: nothing with an id) is sent again and may arrive twice.
    */
   private publishOnce(packets: Packet[], mark?: number): Promise<void> {
     if (packets.length === 1 && mark === undefined) return this.answered(this.pub.publish(packets[0].channel, packets[0].msg)).then(() => undefined);
     const multi = this.pub.multi();
     for (const p of packets) multi.publish(p.channel, p.msg);
-    if (mark !== undefined) multi.eval(SET_MARK_IF_GREATER, 1, this.markKey, String(mark));
+    if (mark !== undefined) multi.eval(SET_MARK_IF_GREATER, 1, this.markKey, String(mark), ...this.markTtl);
     return this.answered(multi.exec()).then((replies) => {
       const failed = replies?.find(([err]) => err);
       if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');

@@ -36,7 +36,7 @@ export type Deliver = (appended: Appended) => void;
  * that later ids jump over. The bus keeps a mark of how far the log has been published.
  */
 export interface GroupPublisher {
-  /** The highest id whose group was published (`undefined`: unknown, nothing is checked). */
+  /** The highest id whose group was published (`undefined`: unknown, nothing is checked; recovery only). */
   readMark(): Promise<number | undefined>;
   /**
    * Runs `deliver` and publishes everything it broadcasts together with the mark `lastId`, as one
@@ -115,6 +115,8 @@ export class MessageLogService {
    * replica that dies at that moment: the group is stored and never delivered by this replica.
    */
   afterCommit?: () => Promise<void>;
+  /** How a group's deliveries are published with Redis (see `setPublisher`). */
+  private publisher?: GroupPublisher;
   private recovery?: { publisher: GroupPublisher; redeliver: Redeliver };
   private sweepTimer?: NodeJS.Timeout;
   private idleSweeps?: NodeJS.Timeout;
@@ -140,12 +142,21 @@ export class MessageLogService {
   }
 
   /**
+   * With Redis: each group's broadcasts go out together, as one unit with the mark of its last id, so
+   * that a publish retried after a lost reply is not sent twice (see GroupPublisher).
+   */
+  setPublisher(publisher: GroupPublisher): void {
+    this.publisher = publisher;
+  }
+
+  /**
    * Several replicas on PostgreSQL: each group, under the append lock, reads how far the log was
    * published; rows between that mark and its own first id were committed by a replica that did not
    * live to publish them, and are delivered (from their rows) before the group's own, and published
    * with them and the mark moved to the group's last id, as one unit.
    */
   setRecovery(publisher: GroupPublisher, redeliver: Redeliver): void {
+    this.publisher = publisher;
     this.recovery = { publisher, redeliver };
     this.idleSweeps = setInterval(() => {
       if (Date.now() - this.lastGroupAt >= IDLE_SWEEP_MS) void this.publishStranded().catch(() => undefined);
@@ -211,7 +222,8 @@ export class MessageLogService {
       const next = batch.length ? this.store(batch).then((results) => ({ batch, results })) : undefined;
       if (committed) {
         // A delivery fault must not undo a commit: the messages are stored and reachable by replay.
-        await this.deliverAll(committed.batch, committed.results, [], undefined).catch(() => undefined);
+        const ids = freshIds(committed.results);
+        await this.deliverAll(committed.batch, committed.results, [], ids[ids.length - 1]).catch(() => undefined);
         settle(committed.batch, committed.results);
       }
       committed = await next;
@@ -291,10 +303,10 @@ export class MessageLogService {
         }
       });
     };
-    if (!this.recovery || last === undefined) deliver();
-    else if (stranded) await this.recovery.publisher.publishGroup(deliver, last);
+    if (!this.publisher || last === undefined) deliver();
+    else if (stranded) await this.publisher.publishGroup(deliver, last);
     else {
-      await this.recovery.publisher.publishGroup(deliver, null);
+      await this.publisher.publishGroup(deliver, null);
       this.sweepSoon();
     }
     await this.delivered();

@@ -277,6 +277,9 @@ export class RedisProxy {
   private cutOff = false;
   private readonly conns = new Set<Socket>();
   private readonly clients = new Map<Socket, Socket>();
+  /** Client connections by the name they gave themselves (CLIENT SETNAME). */
+  private readonly names = new Map<Socket, string>();
+  private dropAfterTransaction?: { name: string; dropped: () => void };
 
   private constructor(
     private readonly server: Server,
@@ -300,13 +303,39 @@ export class RedisProxy {
         s.on('error', end).on('close', end);
       }
       proxy.clients.set(client, upstream);
-      client.on('close', () => proxy.clients.delete(client));
-      client.pipe(upstream).pipe(client);
+      client.on('close', () => {
+        proxy.clients.delete(client);
+        proxy.names.delete(client);
+      });
+      client.on('data', (chunk: Buffer) => {
+        if (proxy.names.has(client)) return;
+        const name = /SETNAME\r\n\$\d+\r\n([^\r]+)\r\n/i.exec(chunk.toString('latin1'))?.[1];
+        if (name) proxy.names.set(client, name);
+      });
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        const armed = proxy.dropAfterTransaction;
+        // Redis has run the transaction (its replies are the QUEUEDs and EXEC's) or the PUBLISH (a
+        // number), and its answer never reaches the replica.
+        if (armed && proxy.names.get(client) === armed.name && (chunk.includes('+QUEUED') || chunk[0] === 0x3a)) {
+          proxy.dropAfterTransaction = undefined;
+          end();
+          armed.dropped();
+        } else client.write(chunk);
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     proxy = new RedisProxy(server, `redis://127.0.0.1:${(server.address() as { port: number }).port}`);
     proxies.add(proxy);
     return proxy;
+  }
+
+  /**
+   * The next time Redis answers a MULTI or a PUBLISH on the connection named `name`, closes that
+   * connection instead of passing the answer on: the command ran, and the replica cannot know.
+   */
+  dropAfterNextTransaction(name: string): Promise<void> {
+    return new Promise((dropped) => (this.dropAfterTransaction = { name, dropped }));
   }
 
   /** Stops forwarding what the replica sends: its commands stay in flight, unanswered. */

@@ -93,6 +93,24 @@ describeCluster('cluster/redis-partition')('one replica cut off from Redis while
     expect(lateIds(clients)).toEqual([]);
   }, 90_000);
 
+  it('a transaction that ran but whose reply was lost is not published again: nothing is delivered twice', async () => {
+    const { clients, flow } = await startTraffic('lostreply-');
+    const publisher = `${cluster.env.REDIS_KEY_PREFIX}:pub`;
+    for (let i = 0; i < 3; i++) {
+      await proxy.dropAfterNextTransaction(publisher);
+      await untilAcked(clients, ackedCount(clients) + 20);
+    }
+    await flow.stop();
+
+    const l = await settle(clients, 15_000);
+    expect(clients.flatMap((c) => c.refused)).toEqual([]);
+    expect(l.lost).toEqual([]);
+    expect(l.duplicated).toEqual([]);
+    expect(l.outOfOrder).toEqual([]);
+    await expectAllStored(cluster.env.DATABASE_URL, clients);
+    expect(await storedButUndelivered(cluster.env.DATABASE_URL, clients)).toEqual([]);
+  }, 90_000);
+
   it('a Redis connection that stops answering without closing stalls nobody for long: the replica reconnects by itself and loses nothing', async () => {
     const { clients, flow } = await startTraffic('stuck-');
 
