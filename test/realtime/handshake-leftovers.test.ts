@@ -1,10 +1,18 @@
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Manager, type Socket as ClientSocket } from 'socket.io-client';
 import { startServer, type TestServer } from '../helpers/server';
 import { closeAllSockets, connect } from '../helpers/sockets';
 
 // A connected socket keeps nothing of its handshake it no longer needs (src/hub/handshake-leftovers.ts):
 // that is memory per idle agent, and the credential.
+
+/** A full garbage collection (a context made after `--expose-gc` is set has `gc`). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 function connected(socket: ClientSocket): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -25,13 +33,13 @@ describe('what a socket keeps of its handshake', () => {
     await s?.close();
   });
 
-  it('an agent socket drops the raw headers and the auth payload, and still works', async () => {
+  it('an agent socket drops its upgrade request and the auth payload, and still works', async () => {
     const agent = await s.api.agent(s.adminToken, 'leftovers-agent');
     const client = await connect(s.url, 'agents', { token: agent.token });
     const server = s.app.hub.io.of('/agents').sockets.get(client.socket.id!)!;
-    const req = server.request as IncomingMessage;
-    expect(req.rawHeaders).toEqual([]);
-    expect(Object.keys(req.headers)).toEqual([]);
+    expect(server.request).not.toBeInstanceOf(IncomingMessage);
+    expect(Object.keys(server.request)).toEqual(['headers', 'url', '_query', 'connection']);
+    expect(Object.keys(server.request.headers)).toEqual([]);
     expect(server.handshake.auth).toEqual({});
     expect(JSON.stringify(server.handshake)).not.toContain(agent.token);
 
@@ -51,12 +59,30 @@ describe('what a socket keeps of its handshake', () => {
     const chat = manager.socket('/chat');
     await connected(chat);
     const server = s.app.hub.io.of('/chat').sockets.get(chat.id!)!;
-    expect((server.request as IncomingMessage).rawHeaders).toEqual([]);
+    expect(server.request).not.toBeInstanceOf(IncomingMessage);
     expect(Object.keys(server.handshake.headers)).toEqual(['authorization']);
 
     const monitor = manager.socket('/monitor');
     await connected(monitor);
     expect(monitor.connected).toBe(true);
     expect(s.app.hub.io.of('/monitor').sockets.get(monitor.id!)?.conn).toBe(server.conn);
+  });
+
+  it('nothing keeps the upgrade request of a connected socket alive: it is garbage collected', async () => {
+    const agent = await s.api.agent(s.adminToken, 'leftovers-collected');
+    let request: WeakRef<IncomingMessage> | undefined;
+    const engine = s.app.hub.io.engine;
+    const onConnection = (conn: { request: IncomingMessage }) => (request = new WeakRef(conn.request));
+    engine.on('connection', onConnection);
+    try {
+      const client = await connect(s.url, 'agents', { token: agent.token });
+      expect(request?.deref()).toBeInstanceOf(IncomingMessage);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a WeakRef holds its target for the current turn
+      collectGarbage();
+      expect(request?.deref()).toBeUndefined();
+      expect(client.socket.connected).toBe(true);
+    } finally {
+      engine.off('connection', onConnection);
+    }
   });
 });
