@@ -6,6 +6,7 @@
  *   node dist/bench/agents.js [--agents 20000] [--procs 4] [--addresses 4] [--sample 1000|all]
  *                             [--concurrency 50] [--db sqlite|postgres] [--target relay] [--settle 10]
  *                             [--timeout 290] [--profile DIR] [--node-flags="--max-semi-space-size=4"]
+ *                             [--heap-compaction idle|off]
  *
  * Agents are seeded straight into a fresh database; the sockets live in --procs client processes
  * (dist/bench/agents-worker.js), bound round-robin to the loopback source addresses 127.0.0.2 … so
@@ -42,6 +43,8 @@ const opts = {
   profile: args.has('profile') ? args.string('profile', 'bench-profiles') : undefined,
   /** Node/V8 flags for the server process on top of those of `npm start`, e.g. a deployment's NODE_OPTIONS. */
   nodeFlags: args.string('node-flags', '').split(/\s+/).filter(Boolean),
+  /** HEAP_COMPACTION of the server (README → Configuration); `idle` is the default of `npm start`. */
+  heapCompaction: args.choice('heap-compaction', ['idle', 'off'] as const, 'idle'),
 };
 const cleanups: (() => Promise<void>)[] = [];
 const t0 = performance.now();
@@ -66,7 +69,7 @@ async function startTarget(): Promise<Target> {
   }
   const db = await createBenchDb(opts.db);
   cleanups.push(() => db.drop());
-  const { env, adminPassword } = benchEnv(db.env);
+  const { env, adminPassword } = benchEnv(db.env, { HEAP_COMPACTION: opts.heapCompaction });
   console.log(`database: ${db.label}`);
   const agents = await seedAgents({ PATH: process.env.PATH ?? '', ...env }, opts.agents);
   log(`seeded ${agents.length} agents (users + machine_credentials rows, SHA-256 token hashes)`);
@@ -232,6 +235,7 @@ async function main(): Promise<void> {
   );
   console.log(`JS heap:         ${mb(before.heapUsed)} used of ${mb(before.heapTotal)} before, ${mb(after.heapUsed)} used of ${mb(after.heapTotal)} after`);
   console.log(`  heap spaces:   ${after.heapSpaces} (reserved/live)`);
+  if (after.heapCompaction) console.log(`  compaction:    ${after.heapCompaction}`);
   console.log(`per connection:  ${kb(perConn)} RSS, ${kb(heapPerConn)} JS heap (over the ${held} agent sockets the server holds)`);
   console.log(`  at 20,000:     ~${mb(before.rss + perConn * 20_000)} RSS (goal: <= 350 MB)`);
   console.log(

@@ -15,7 +15,15 @@ export type ServerRequest =
   | { id: number; cmd: 'profile'; action: 'stop'; path: string }
   | { id: number; cmd: 'stop' };
 
-async function start(mode: string): Promise<{ io: Server; url: string; close: () => Promise<void> }> {
+interface Started {
+  io: Server;
+  url: string;
+  close: () => Promise<void>;
+  /** What the heap compactor (src/shared/heap-compactor.ts) has done, for the stats. */
+  heapCompaction?: () => string;
+}
+
+async function start(mode: string): Promise<Started> {
   // Imported lazily, so that the relay process does not carry EchoCenter's modules in its memory figures.
   if (mode === 'relay') {
     const { startRelay } = await import('./lib/relay');
@@ -24,9 +32,27 @@ async function start(mode: string): Promise<{ io: Server; url: string; close: ()
   if (mode === 'echocenter') {
     const { createApp } = await import('../src/app');
     const { loadConfig } = await import('../src/config/config');
-    const app = await createApp(loadConfig(process.env));
+    const { startHeapCompaction } = await import('../src/shared/heap-compactor');
+    const config = loadConfig(process.env);
+    const app = await createApp(config);
     const url = await app.listen(0, '127.0.0.1');
-    return { io: app.hub.io, url, close: () => app.close() };
+    // What src/main.ts starts next to the app, so that the figures are those of `npm start`.
+    const compactor = startHeapCompaction(config, app.logger);
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+    return {
+      io: app.hub.io,
+      url,
+      close: () => {
+        compactor?.stop();
+        return app.close();
+      },
+      heapCompaction: () => {
+        if (!compactor) return 'off (HEAP_COMPACTION=off)';
+        const last = compactor.last;
+        if (!last) return 'on, has not run';
+        return `ran ${compactor.count}x; the last paused the process ${last.pauseMs} ms, old space ${mb(last.before.reserved)} -> ${mb(last.after.reserved)} reserved (${mb(last.after.used)} used)`;
+      },
+    };
   }
   throw new Error(`unknown mode ${mode}`);
 }
@@ -36,13 +62,13 @@ function post(session: Session, method: string, params?: object): Promise<any> {
 }
 
 async function main(): Promise<void> {
-  const { io, url, close } = await start(process.argv[2]);
+  const { io, url, close, heapCompaction } = await start(process.argv[2]);
   let session: Session | undefined;
   const reply = (id: number, result: unknown) => process.send!({ id, result });
   process.on('message', (req: ServerRequest) => {
     switch (req.cmd) {
       case 'stats':
-        return reply(req.id, collectStats(io, req.gc ?? false));
+        return reply(req.id, { ...collectStats(io, req.gc ?? false), heapCompaction: heapCompaction?.() });
       case 'profile':
         if (req.action === 'start') {
           session = new Session();

@@ -1,6 +1,7 @@
 import 'dotenv/config';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
+import { startHeapCompaction } from './shared/heap-compactor';
 import { createLogger } from './shared/logger';
 
 /** The process: reads the environment, starts one replica, and stops it on SIGTERM/SIGINT. */
@@ -18,12 +19,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const app = await createApp(config, { logger });
   await app.listen();
+  const compactor = startHeapCompaction(config, logger);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    compactor?.stop();
     // The watchdog ends a shutdown that hangs; close() itself gives up waiting at SHUTDOWN_TIMEOUT.
     setTimeout(() => {
       logger.error('shutdown did not finish in time; exiting');

@@ -16,6 +16,8 @@ export interface ServerStats {
   sockets: number;
   openFds: number;
   fdLimit: string;
+  /** What the heap compactor has done (EchoCenter in a child process only). */
+  heapCompaction?: string;
 }
 
 /**

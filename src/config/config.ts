@@ -45,6 +45,8 @@ export interface Config {
   readonly bcryptRounds: number;
   /** Trust `X-Forwarded-For` (behind an ingress) for the client address used by the login limiter. */
   readonly trustProxy: boolean;
+  /** `idle`: compact the heap once a burst of connections has left it fragmented and the process is quiet. */
+  readonly heapCompaction: 'idle' | 'off';
   /** Things worth a warning at start (development defaults in use); never contains a secret. */
   readonly warnings: readonly string[];
 }
@@ -104,6 +106,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BCRYPT_ROUNDS: int(10, 4, 15),
   TRUST_PROXY: bool.default(false),
+  HEAP_COMPACTION: z.enum(['idle', 'off']).default('idle'),
 });
 
 const USERNAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -193,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     logLevel: e.LOG_LEVEL,
     bcryptRounds: e.BCRYPT_ROUNDS,
     trustProxy: e.TRUST_PROXY,
+    heapCompaction: e.HEAP_COMPACTION,
     warnings,
   } satisfies Config);
 }
