@@ -20,9 +20,15 @@ interface SlimRequest {
   connection: { encrypted: boolean };
 }
 
+interface EngineTransport {
+  name: string;
+  socket?: { _socket?: NodeJS.EventEmitter };
+}
+
 interface EngineConnection {
   request: IncomingMessage | SlimRequest;
-  transport?: { socket?: { _socket?: NodeJS.EventEmitter } };
+  transport?: EngineTransport;
+  once(event: 'upgrade', listener: (transport: EngineTransport) => void): void;
 }
 
 /**
@@ -47,6 +53,13 @@ export function dropHandshakeLeftovers(socket: Socket): void {
     };
     const tcp = conn.transport?.socket?._socket;
     if (tcp) releaseUpgradeResponse(tcp);
+    // A long-polling connection that upgrades later does so with a request of its own.
+    else if (conn.transport?.name === 'polling') {
+      conn.once('upgrade', (transport) => {
+        const upgraded = transport.socket?._socket;
+        if (upgraded) releaseUpgradeResponse(upgraded);
+      });
+    }
   }
   socket.handshake.headers = conn.request.headers;
   socket.handshake.auth = {};

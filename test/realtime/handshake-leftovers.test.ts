@@ -85,4 +85,30 @@ describe('what a socket keeps of its handshake', () => {
       engine.off('connection', onConnection);
     }
   });
+
+  it('nor that of a long-polling connection that upgrades to a websocket', async () => {
+    const agent = await s.api.agent(s.adminToken, 'leftovers-upgraded');
+    let upgrade: WeakRef<IncomingMessage> | undefined;
+    const engine = s.app.hub.io.engine;
+    const onHeaders = (_headers: unknown, req: IncomingMessage & { _query?: { transport?: string } }) => {
+      if (req._query?.transport === 'websocket') upgrade = new WeakRef(req);
+    };
+    engine.on('headers', onHeaders);
+    const manager = new Manager(s.url, { transports: ['polling', 'websocket'], reconnection: false });
+    managers.push(manager);
+    try {
+      const socket = manager.socket('/agents', { auth: { token: agent.token } });
+      await connected(socket);
+      const deadline = Date.now() + 5_000;
+      while (manager.engine.transport.name !== 'websocket' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(manager.engine.transport.name).toBe('websocket');
+      expect(upgrade?.deref()).toBeInstanceOf(IncomingMessage);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      collectGarbage();
+      expect(upgrade?.deref()).toBeUndefined();
+      expect(socket.connected).toBe(true);
+    } finally {
+      engine.off('headers', onHeaders);
+    }
+  });
 });
