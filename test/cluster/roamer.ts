@@ -159,6 +159,27 @@ export function traffic(senders: [Roamer, Roamer[]][], pauseMs = 30): { stop(): 
   };
 }
 
+/**
+ * The fault tests' cast of two members and two agents ([m0, a0, m1, a1]), each sending to the others
+ * across replicas: m0 → a1, m1; a0 → m1; m1 → a0, m0; a1 → m0.
+ */
+export function crossTraffic([m0, a0, m1, a1]: Roamer[]): ReturnType<typeof traffic> {
+  return traffic([
+    [m0, [a1, m1]],
+    [a0, [m1]],
+    [m1, [a0, m0]],
+    [a1, [m0]],
+  ]);
+}
+
+/** Nothing refused, and every acked message reached its target once, in id order. */
+export function expectDeliveredOnceInOrder(clients: Roamer[], l: Ledger): void {
+  expect(clients.flatMap((c) => c.refused)).toEqual([]);
+  expect(l.lost).toEqual([]);
+  expect(l.duplicated).toEqual([]);
+  expect(l.outOfOrder).toEqual([]);
+}
+
 /** How many sends of these clients were acked so far. */
 export const ackedCount = (clients: Roamer[]) => clients.reduce((n, c) => n + c.acked.length, 0);
 
