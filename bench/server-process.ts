@@ -37,7 +37,7 @@ async function start(mode: string): Promise<Started> {
     const app = await createApp(config);
     const url = await app.listen(0, '127.0.0.1');
     // What src/main.ts starts next to the app, so that the figures are those of `npm start`.
-    const compactor = startHeapCompaction(config, app.logger);
+    const compactor = startHeapCompaction(config, app.logger, () => !app.services.messageLog.busy);
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
     return {
       io: app.hub.io,

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const app = await createApp(config, { logger });
   await app.listen();
-  const compactor = startHeapCompaction(config, logger);
+  const compactor = startHeapCompaction(config, logger, () => !app.services.messageLog.busy);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -185,6 +185,11 @@ export class MessageLogService {
     if (conn) await conn.then((c) => this.orm.em.getConnection().getKnex().client.releaseConnection(c)).catch(() => undefined);
   }
 
+  /** Whether a group is being committed or delivered, or appends wait (the append lock may be held). */
+  get busy(): boolean {
+    return this.flushing || this.queue.length > 0;
+  }
+
   /** Resolves once everything queued so far is committed (used by shutdown). */
   async idle(): Promise<void> {
     while (this.flushing || this.queue.length) await new Promise((r) => setTimeout(r, 5));

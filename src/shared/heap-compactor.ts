@@ -20,8 +20,16 @@ export interface HeapCompactorOptions {
   maxUtilization?: number;
   /** …for this many intervals in a row. */
   quietIntervals?: number;
-  /** At most one compaction in this long. */
+  /** At most one compaction in this long (doubled, up to 6 hours, after one that gave back little). */
   minGapMs?: number;
+  /**
+   * Never a pause expected to be longer than this: a stopped process cannot read Redis's replies, and
+   * their timeout (3 s for any command; the published mark's 1 s only matters inside a message-log
+   * group, see `canPause`) would count Redis as gone.
+   */
+  maxPauseMs?: number;
+  /** Whether pausing now is harmless (the app: no message-log group in flight, which may hold the append lock). */
+  canPause?: () => boolean;
   // Seams for tests.
   readOldSpace?: () => OldSpace;
   /** The event loop's utilization (0–1) since the previous call. */
@@ -31,6 +39,9 @@ export interface HeapCompactorOptions {
 }
 
 const MB = 1024 * 1024;
+const MAX_GAP_MS = 6 * 3_600_000;
+/** Pause per MB of live old generation until one is measured (this 2-core machine: ~2.8 ms). */
+const FIRST_GUESS_MS_PER_MB = 3;
 
 /**
  * Gives back the memory that a burst of connections leaves behind, once the process is quiet.
@@ -40,15 +51,17 @@ const MB = 1024 * 1024;
  * generation, between the objects of the sockets that stay. V8's ordinary full collections only move
  * objects out of nearly empty pages, so the old generation keeps tens of megabytes of holes, counted in
  * RSS, and its memory reducer rarely runs on a server whose sockets' pings keep allocating. With 20,000
- * agents that was 10–55 MB from one run to the next (README → Benchmarks).
+ * agents that was 10–59 MB from one run to the next (README → Benchmarks).
  *
  * So, when the old generation holds at least `minWasteBytes` (and `minWasteShare` of it) more than
  * its objects use, and the event loop has been quiet for `quietIntervals` looks in a row, this runs
  * the collection V8 runs under memory pressure: everything live is compacted into as few pages as
  * possible and the rest is returned to the system. It stops the process for a while (about 0.1 s per
- * 40 MB of live heap here), which is why it waits for a quiet moment and runs at most once per
- * `minGapMs`. It uses the in-process inspector (`HeapProfiler.collectGarbage`); a Node without one
- * simply never compacts.
+ * 40 MB of live heap here), which is why it waits for a quiet moment with no message-log group in
+ * flight (`canPause`), runs at most once per `minGapMs`, backs off when a run gave back little, and
+ * never starts one expected to take longer than `maxPauseMs` (the first estimate is a guess; later
+ * ones use the pause it measured). It uses the in-process inspector (`HeapProfiler.collectGarbage`);
+ * if that fails (a Node without an inspector), it says so once and stops.
  */
 export class HeapCompactor {
   private readonly o: Required<Omit<HeapCompactorOptions, 'log'>>;
@@ -57,6 +70,10 @@ export class HeapCompactor {
   private quiet = 0;
   private lastCompactionAt = -Infinity;
   private running = false;
+  /** Compaction failed once (no inspector): never again. */
+  private unavailable = false;
+  private gapMs: number;
+  private msPerMb = FIRST_GUESS_MS_PER_MB;
   /** Compactions so far, and the last one (for the bench's report). */
   count = 0;
   last?: { pauseMs: number; before: OldSpace; after: OldSpace };
@@ -70,12 +87,15 @@ export class HeapCompactor {
       maxUtilization: 0.25,
       quietIntervals: 2,
       minGapMs: 10 * 60_000,
+      maxPauseMs: 1_000,
+      canPause: () => true,
       readOldSpace,
       busySince: eventLoopBusy(),
       compact: compactWithInspector,
       now: () => performance.now(),
       ...stripUndefined(options),
     };
+    this.gapMs = this.o.minGapMs;
   }
 
   start(): void {
@@ -92,11 +112,13 @@ export class HeapCompactor {
   /** One look: compacts when the heap is worth it and the process has been quiet. Resolves when done. */
   async check(): Promise<boolean> {
     this.quiet = this.o.busySince() <= this.o.maxUtilization ? this.quiet + 1 : 0;
-    if (this.running || this.quiet < this.o.quietIntervals) return false;
-    if (this.o.now() - this.lastCompactionAt < this.o.minGapMs) return false;
+    if (this.unavailable || this.running || this.quiet < this.o.quietIntervals) return false;
+    if (this.o.now() - this.lastCompactionAt < this.gapMs) return false;
     const before = this.o.readOldSpace();
     const waste = before.reserved - before.used;
     if (waste < this.o.minWasteBytes || waste < before.reserved * this.o.minWasteShare) return false;
+    if ((before.used / MB) * this.msPerMb > this.o.maxPauseMs) return false;
+    if (!this.o.canPause()) return false;
 
     this.running = true;
     this.lastCompactionAt = this.o.now();
@@ -107,13 +129,18 @@ export class HeapCompactor {
       const after = this.o.readOldSpace();
       this.count++;
       this.last = { pauseMs, before, after };
+      if (after.used > 0) this.msPerMb = pauseMs / (after.used / MB);
+      // A run that gave back little says the holes come back by themselves: look less often.
+      this.gapMs = before.reserved - after.reserved < this.o.minWasteBytes ? Math.min(this.gapMs * 2, MAX_GAP_MS) : this.o.minGapMs;
       this.log.info(
         { before: inMb(before), after: inMb(after), pauseMs },
         'compacted the heap: the old generation had room left behind by a burst of short-lived objects',
       );
       return true;
     } catch (err) {
-      this.log.warn({ err }, 'heap compaction failed; not trying again before the next gap');
+      this.log.warn({ err }, 'heap compaction is not available here; turning it off');
+      this.unavailable = true;
+      this.stop();
       return false;
     } finally {
       this.running = false;
@@ -127,9 +154,9 @@ export class HeapCompactor {
  * Starts the compactor of the process when the configuration asks for it (HEAP_COMPACTION=idle).
  * Process-wide, so started by the process's entry point, not by the app (tests run several apps).
  */
-export function startHeapCompaction(config: Pick<Config, 'heapCompaction'>, log: Logger): HeapCompactor | undefined {
+export function startHeapCompaction(config: Pick<Config, 'heapCompaction'>, log: Logger, canPause?: () => boolean): HeapCompactor | undefined {
   if (config.heapCompaction !== 'idle') return undefined;
-  const compactor = new HeapCompactor({ log: log.child({ module: 'heap' }) });
+  const compactor = new HeapCompactor({ log: log.child({ module: 'heap' }), canPause });
   compactor.start();
   return compactor;
 }

@@ -11,10 +11,24 @@ const MB = 1024 * 1024;
 const silent = pino({ level: 'silent' });
 
 /** A compactor over a scripted process: event-loop utilization per look, the old space, a clock. */
-function scripted(options: { utilization: number[]; oldSpace: OldSpace; minGapMs?: number }) {
+function scripted(options: {
+  utilization: number[];
+  oldSpace: OldSpace;
+  minGapMs?: number;
+  /** The old space a compaction leaves (default: only what is used, reserved)… */
+  after?: OldSpace;
+  /** …and whether the holes come back by the next look (default: they do). */
+  holesReturn?: boolean;
+  pauseMs?: number;
+  canPause?: () => boolean;
+  fails?: boolean;
+}) {
   let clock = 0;
+  let oldSpace = options.oldSpace;
+  let justAfter: OldSpace | undefined;
   const busy = [...options.utilization];
   const compactions: number[] = [];
+  let attempts = 0;
   const compactor = new HeapCompactor({
     log: silent,
     minWasteBytes: 32 * MB,
@@ -22,14 +36,28 @@ function scripted(options: { utilization: number[]; oldSpace: OldSpace; minGapMs
     maxUtilization: 0.25,
     quietIntervals: 2,
     minGapMs: options.minGapMs ?? 600_000,
-    readOldSpace: () => options.oldSpace,
+    maxPauseMs: 1_000,
+    canPause: options.canPause,
+    readOldSpace: () => {
+      const now = justAfter ?? oldSpace;
+      justAfter = undefined;
+      return now;
+    },
     busySince: () => busy.shift() ?? 0,
-    compact: async () => void compactions.push(clock),
+    compact: async () => {
+      attempts++;
+      if (options.fails) throw new Error('inspector is not available');
+      compactions.push(clock);
+      clock += options.pauseMs ?? 100;
+      justAfter = options.after ?? { reserved: oldSpace.used, used: oldSpace.used };
+      if (options.holesReturn === false) oldSpace = justAfter;
+    },
     now: () => clock,
   });
   return {
     compactor,
     compactions,
+    attempts: () => attempts,
     advance: (ms: number) => (clock += ms),
     async looks(n: number): Promise<boolean[]> {
       const out: boolean[] = [];
@@ -69,6 +97,39 @@ describe('when the heap compactor runs', () => {
   ])('never when the old generation has %s', async (_what, oldSpace) => {
     const s = scripted({ utilization: [0, 0, 0, 0], oldSpace });
     expect(await s.looks(4)).toEqual([false, false, false, false]);
+  });
+
+  it('not while the message log has a group in flight (it may hold the append lock)', async () => {
+    let busyLog = true;
+    const s = scripted({ utilization: [0, 0, 0, 0], oldSpace: fragmented, canPause: () => !busyLog });
+    expect(await s.looks(3)).toEqual([false, false, false]);
+    busyLog = false;
+    expect(await s.looks(1)).toEqual([true]);
+  });
+
+  it('never when the pause would be too long: first by a guess, then by the pause it measured', async () => {
+    // 200 MB live at the first guess of 3 ms a MB: 600 ms, under the 1 s limit.
+    const slow = scripted({ utilization: Array(8).fill(0), oldSpace: fragmented, minGapMs: 1_000, pauseMs: 1_500 });
+    expect(await slow.looks(2)).toEqual([false, true]);
+    // It took 1.5 s: at that rate the next one would too, so there is none.
+    expect(await slow.looks(6)).toEqual([false, false, false, false, false, false]);
+    // 400 MB live: 1.2 s by the first guess.
+    const big = scripted({ utilization: [0, 0, 0], oldSpace: { reserved: 500 * MB, used: 400 * MB } });
+    expect(await big.looks(3)).toEqual([false, false, false]);
+  });
+
+  it('looks less often after a run that gave little back, and turns itself off when compaction is not available', async () => {
+    // Each run gives back only 10 MB, and the holes come back: the gap doubles from 10 s.
+    const s = scripted({ utilization: Array(40).fill(0), oldSpace: fragmented, minGapMs: 10_000, after: { reserved: 250 * MB, used: 200 * MB } });
+    const looks = await s.looks(40);
+    const runs = looks.flatMap((ran, i) => (ran ? [i] : []));
+    // Each run doubles the 10 s gap: 20 s, then 40 s (a look every 2 s). Runs that give back enough
+    // keep it at 10 s (the test above).
+    expect(runs.slice(1).map((r, i) => r - runs[i])).toEqual([10, 20]);
+
+    const off = scripted({ utilization: Array(6).fill(0), oldSpace: fragmented, minGapMs: 0, fails: true });
+    expect(await off.looks(6)).toEqual([false, false, false, false, false, false]);
+    expect(off.attempts()).toBe(1);
   });
 
   it('is on by default and off with HEAP_COMPACTION=off; other values are refused', () => {

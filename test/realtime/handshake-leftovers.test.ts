@@ -99,9 +99,11 @@ describe('what a socket keeps of its handshake', () => {
     try {
       const socket = manager.socket('/agents', { auth: { token: agent.token } });
       await connected(socket);
+      // The server's side of the connection has switched (its 'upgrade' event has been emitted).
+      const conn = s.app.hub.io.of('/agents').sockets.get(socket.id!)!.conn;
       const deadline = Date.now() + 5_000;
-      while (manager.engine.transport.name !== 'websocket' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(manager.engine.transport.name).toBe('websocket');
+      while (conn.transport.name !== 'websocket' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(conn.transport.name).toBe('websocket');
       expect(upgrade?.deref()).toBeInstanceOf(IncomingMessage);
       await new Promise((resolve) => setTimeout(resolve, 50));
       collectGarbage();
