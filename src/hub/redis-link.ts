@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { RedisAdapter } from '@socket.io/redis-adapter';
-import Redis from 'ioredis';
+import Redis, { ReplyError } from 'ioredis';
 import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
 import type { GroupPublisher } from '../messages/message-log.service';
 import type { Logger } from '../shared/logger';
@@ -40,6 +40,8 @@ interface Packet {
 
 interface Unpublished extends Packet {
   bytes: number;
+  /** The mark of the group it belonged to (one replica): a mark at or past it means it went out. */
+  mark?: number;
 }
 
 /**
@@ -182,7 +184,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
         if (lastId === null) packets = packets.filter((p) => p.id === undefined);
         if (!packets.length && lastId === null) return;
         const done = this.publishOrdered(packets, lastId ?? undefined);
-        this.track(done, packets);
+        this.track(done, packets, lastId ?? undefined);
         await done.catch(() => undefined);
       },
     };
@@ -259,7 +261,8 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
       try {
         return await attempt();
       } catch (err) {
-        if (!this.subReady || Date.now() > giveUpAt) throw err;
+        // Redis answered with an error (out of memory, no permission): trying again changes nothing.
+        if (!this.subReady || Date.now() > giveUpAt || err instanceof ReplyError) throw err;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
@@ -279,8 +282,17 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     for (const p of packets) multi.publish(p.channel, p.msg);
     if (mark !== undefined) multi.eval(SET_MARK_IF_GREATER, 1, this.markKey, String(mark), ...this.markTtl);
     return this.answered(multi.exec()).then((replies) => {
-      const failed = replies?.find(([err]) => err);
-      if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
+      if (!replies) throw new Error('redis transaction aborted');
+      const markReply = mark === undefined ? undefined : replies[replies.length - 1];
+      const failed = (markReply ? replies.slice(0, -1) : replies).find(([err]) => err);
+      if (failed) throw failed[0];
+      if (markReply?.[0]) {
+        // The messages went out and only the mark did not move. With the cluster's mark the next
+        // group would take them for unpublished: report it as before. A replica's own mark only
+        // answers a retry, so the group is out.
+        if (this.markMode) throw markReply[0];
+        this.log.warn({ err: (markReply[0] as Error).message }, 'redis did not move the published mark; a retried publish may be sent twice');
+      }
     });
   }
 
@@ -290,15 +302,26 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
    */
   private answered<T>(command: Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
+      // Settled once: by the reply, by the publisher's connection closing (see the constructor),
+      // or by the timeout. The timer goes with the first of them: a command failed by a closed
+      // connection is not one that stopped answering.
+      const done = () => {
+        clearTimeout(timer);
+        this.unanswered.delete(fail);
+      };
+      const fail = (err: Error) => {
+        done();
+        reject(err);
+      };
       const timer = setTimeout(() => {
-        reject(new Error(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`));
+        fail(new Error(`redis did not answer within ${COMMAND_TIMEOUT_MS} ms`));
         this.unstick();
       }, COMMAND_TIMEOUT_MS);
-      this.unanswered.add(reject);
-      command.then(resolve, reject).finally(() => {
-        clearTimeout(timer);
-        this.unanswered.delete(reject);
-      });
+      this.unanswered.add(fail);
+      command.then((value) => {
+        done();
+        resolve(value);
+      }, fail);
     });
   }
 
@@ -310,20 +333,20 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   }
 
   /** Tracks a PUBLISH for the barrier; failed ones of stored messages are kept for later. */
-  private track(p: Promise<unknown>, packets: Packet[]): void {
+  private track(p: Promise<unknown>, packets: Packet[], mark?: number): void {
     const guarded = p.catch((err) => {
       this.log.warn({ err: (err as Error).message }, 'redis publish failed: delivery waits for recovery');
       this.wasDown = true;
       if (this.markMode) return; // the mark did not move: the next group, or the sweep, delivers them
-      for (const packet of packets) if (packet.id !== undefined) this.keepUnpublished(packet);
+      for (const packet of packets) if (packet.id !== undefined) this.keepUnpublished(packet, mark);
     });
     this.pending.add(guarded);
     void guarded.finally(() => this.pending.delete(guarded));
   }
 
-  private keepUnpublished({ channel, msg }: Packet): void {
+  private keepUnpublished({ channel, msg }: Packet, mark?: number): void {
     const bytes = typeof msg === 'string' ? Buffer.byteLength(msg) : msg.length;
-    this.unpublished.push({ channel, msg, bytes });
+    this.unpublished.push({ channel, msg, bytes, mark });
     this.unpublishedBytes += bytes;
     while (this.unpublishedBytes > MAX_UNPUBLISHED_BYTES) {
       this.unpublishedBytes -= this.unpublished.shift()!.bytes;
@@ -347,9 +370,11 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     this.flushing = true;
     const count = this.unpublished.length;
     try {
+      // A group whose MULTI ran although its reply never came has moved the mark: it is out already.
+      const mark = this.unpublished.some((u) => u.mark !== undefined) ? ((await this.readMarkOnce()) ?? 0) : 0;
       while (this.unpublished.length && this.subReady && this.pub.status === 'ready') {
         const next = this.unpublished[0];
-        await this.publishOnce([next]);
+        if (next.mark === undefined || next.mark > mark) await this.publishOnce([next]);
         this.unpublished.shift();
         this.unpublishedBytes -= next.bytes;
       }

@@ -279,7 +279,9 @@ export class RedisProxy {
   private readonly clients = new Map<Socket, Socket>();
   /** Client connections by the name they gave themselves (CLIENT SETNAME). */
   private readonly names = new Map<Socket, string>();
-  private dropAfterTransaction?: { name: string; dropped: () => void };
+  private dropAfterTransaction?: { name: string; refuseMs: number; dropped: () => void };
+  /** Connections that name themselves this are closed until `until` (see dropAfterNextTransaction). */
+  private refused?: { name: string; until: number };
 
   private constructor(
     private readonly server: Server,
@@ -311,6 +313,7 @@ export class RedisProxy {
         if (proxy.names.has(client)) return;
         const name = /SETNAME\r\n\$\d+\r\n([^\r]+)\r\n/i.exec(chunk.toString('latin1'))?.[1];
         if (name) proxy.names.set(client, name);
+        if (name && name === proxy.refused?.name && Date.now() < proxy.refused.until) end();
       });
       client.pipe(upstream);
       upstream.on('data', (chunk: Buffer) => {
@@ -319,6 +322,7 @@ export class RedisProxy {
         // number), and its answer never reaches the replica.
         if (armed && proxy.names.get(client) === armed.name && (chunk.includes('+QUEUED') || chunk[0] === 0x3a)) {
           proxy.dropAfterTransaction = undefined;
+          proxy.refused = { name: armed.name, until: Date.now() + armed.refuseMs };
           end();
           armed.dropped();
         } else client.write(chunk);
@@ -332,10 +336,11 @@ export class RedisProxy {
 
   /**
    * The next time Redis answers a MULTI or a PUBLISH on the connection named `name`, closes that
-   * connection instead of passing the answer on: the command ran, and the replica cannot know.
+   * connection instead of passing the answer on: the command ran, and the replica cannot know. For
+   * `refuseMs` after that, a new connection of that name is closed as soon as it names itself.
    */
-  dropAfterNextTransaction(name: string): Promise<void> {
-    return new Promise((dropped) => (this.dropAfterTransaction = { name, dropped }));
+  dropAfterNextTransaction(name: string, refuseMs = 0): Promise<void> {
+    return new Promise((dropped) => (this.dropAfterTransaction = { name, refuseMs, dropped }));
   }
 
   /** Stops forwarding what the replica sends: its commands stay in flight, unanswered. */
