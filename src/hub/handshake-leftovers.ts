@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import type { Socket } from 'socket.io';
+import { engineOf, type TcpSocket } from './engine-internals';
 
 /**
  * Request headers that a later namespace on the same connection still reads at its handshake
@@ -11,25 +12,14 @@ const KEPT_HEADERS = ['authorization', 'origin'] as const;
 /**
  * What socket.io reads from a connection's request after the first namespace has connected (its
  * `buildHandshake` for each further namespace): the headers above, the URL and query, and whether
- * the transport was encrypted. Nothing else reads it later (socket.io 4.8.4 / engine.io 6.6.13, both
- * locked by package-lock.json; the tests fail if that changes).
+ * the transport was encrypted. Nothing else reads it later (socket.io 4.8.4 / engine.io 6.6.13, see
+ * engine-internals.ts; the tests fail if that changes).
  */
 interface SlimRequest {
   headers: IncomingMessage['headers'];
   url: string | undefined;
   _query: unknown;
   connection: { encrypted: boolean };
-}
-
-interface EngineTransport {
-  name: string;
-  socket?: { _socket?: NodeJS.EventEmitter };
-}
-
-interface EngineConnection {
-  request: IncomingMessage | SlimRequest;
-  transport?: EngineTransport;
-  once(event: 'upgrade', listener: (transport: EngineTransport) => void): void;
 }
 
 /**
@@ -41,8 +31,8 @@ interface EngineConnection {
  * About 1.6 KB a socket in all (1 KB of it the request): 32 MB at 20,000 idle agents (README → Benchmarks).
  */
 export function dropHandshakeLeftovers(socket: Socket): void {
-  const conn = socket.conn as unknown as EngineConnection;
-  const req = conn.request;
+  const conn = engineOf(socket);
+  const req = conn.request as IncomingMessage | SlimRequest;
   if (req instanceof IncomingMessage) {
     const headers: IncomingMessage['headers'] = {};
     for (const name of KEPT_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
@@ -62,7 +52,7 @@ export function dropHandshakeLeftovers(socket: Socket): void {
       });
     }
   }
-  socket.handshake.headers = conn.request.headers;
+  socket.handshake.headers = (conn.request as SlimRequest).headers;
   socket.handshake.auth = {};
 }
 
@@ -73,7 +63,7 @@ export function dropHandshakeLeftovers(socket: Socket): void {
  * server registers no engine middleware that could listen for it, so it is removed; a listener of
  * any other shape is left alone.
  */
-function releaseUpgradeResponse(tcp: NodeJS.EventEmitter): void {
+function releaseUpgradeResponse(tcp: TcpSocket): void {
   for (const raw of tcp.rawListeners('close')) {
     const listener = (raw as { listener?: () => void }).listener;
     // An anonymous function without parameters, before its source text is looked at.

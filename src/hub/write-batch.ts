@@ -1,15 +1,5 @@
 import type { Socket } from 'socket.io';
-
-/** The parts of engine.io's connection and its websocket transport that this uses (engine.io 6.6). */
-interface EngineConnection {
-  flush(): void;
-  transport?: {
-    name?: string;
-    writable: boolean;
-    /** The `ws` WebSocket, and under it the TCP socket. */
-    socket?: { _socket?: { cork?(): void; uncork(): void; destroyed: boolean } };
-  };
-}
+import { engineOf, type EngineConnection } from './engine-internals';
 
 /**
  * Sends the frames that one turn of the event loop produces for a connection in one write.
@@ -27,7 +17,7 @@ interface EngineConnection {
  * none.)
  *
  * It reaches into engine.io's connection (`transport.writable`, `flush()`, the `ws` socket's TCP
- * socket): engine.io 6.6 and ws 8 are pinned, and a shape that does not match only costs the batching.
+ * socket; see engine-internals.ts): a shape that does not match only costs the batching.
  */
 export class WriteBatch {
   private held: EngineConnection[] | undefined;
@@ -39,7 +29,7 @@ export class WriteBatch {
 
   /** Called before a frame is written to `socket`: holds the connection's frames until the turn ends. */
   hold(socket: Socket): void {
-    const conn = socket.conn as unknown as EngineConnection;
+    const conn = engineOf(socket);
     const transport = conn.transport;
     if (transport?.name !== 'websocket' || !transport.writable || typeof transport.socket?._socket?.cork !== 'function') return;
     if (!this.held) {
