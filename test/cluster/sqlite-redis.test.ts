@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { Api } from '../helpers/api';
 import { sleep } from '../helpers/sockets';
 import { ensureBuilt, killAll, RedisProxy, Replica } from './processes';
@@ -52,52 +53,70 @@ run('one replica on SQLite with Redis', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
-  it('a transaction that ran but whose reply was lost is not published again: nothing is delivered twice', async () => {
+  /** Two members and two agents, connected, talking to each other (crossTraffic); after 20 acks. */
+  async function cast(tag: string): Promise<{ people: Roamer[]; flow: ReturnType<typeof crossTraffic> }> {
+    const people: Roamer[] = [];
     for (let i = 0; i < 2; i++) {
-      const m = await api.human(adminToken, `member${i}`);
-      const a = await api.agent(adminToken, `agent${i}`);
-      clients.push(new Roamer(`member${i}`, 'chat', m.user.id, m.token, [replica.url]));
-      clients.push(new Roamer(`agent${i}`, 'agents', a.agent.id, a.token, [replica.url]));
+      const m = await api.human(adminToken, `${tag}member${i}`);
+      const a = await api.agent(adminToken, `${tag}agent${i}`);
+      people.push(new Roamer(`${tag}member${i}`, 'chat', m.user.id, m.token, [replica.url]));
+      people.push(new Roamer(`${tag}agent${i}`, 'agents', a.agent.id, a.token, [replica.url]));
     }
-    await Promise.all(clients.map((c) => c.start()));
-    const flow = crossTraffic(clients);
-    await untilAcked(clients, 20);
+    clients.push(...people);
+    await Promise.all(people.map((c) => c.start()));
+    const flow = crossTraffic(people);
+    await untilAcked(people, 20);
+    return { people, flow };
+  }
+
+  it('a transaction that ran but whose reply was lost is not published again: nothing is delivered twice', async () => {
+    const { people, flow } = await cast('');
     for (let i = 0; i < 3; i++) {
       await proxy.dropAfterNextTransaction(`${prefix}:pub`);
-      await untilAcked(clients, ackedCount(clients) + 20);
+      await untilAcked(people, ackedCount(people) + 20);
     }
     await flow.stop();
 
-    const l = await settle(clients, 15_000);
-    expectDeliveredOnceInOrder(clients, l);
+    const l = await settle(people, 15_000);
+    expectDeliveredOnceInOrder(people, l);
   }, 90_000);
 
   it('and when the publisher stays away longer than a retry waits, what is published late leaves out what had run', async () => {
-    const before = clients.length;
-    for (let i = 0; i < 2; i++) {
-      const m = await api.human(adminToken, `late-member${i}`);
-      const a = await api.agent(adminToken, `late-agent${i}`);
-      clients.push(new Roamer(`late-member${i}`, 'chat', m.user.id, m.token, [replica.url]));
-      clients.push(new Roamer(`late-agent${i}`, 'agents', a.agent.id, a.token, [replica.url]));
-    }
-    const cast = clients.slice(before);
-    await Promise.all(cast.map((c) => c.start()));
-    const flow = crossTraffic(cast);
-    await untilAcked(cast, 20);
+    const { people, flow } = await cast('late-');
     // The retry gives up after 5 s; the publisher is back after 7. The groups of those seconds are
     // kept and published late, in order, except the one whose transaction had run.
     await proxy.dropAfterNextTransaction(`${prefix}:pub`, 7_000);
-    await untilAcked(cast, ackedCount(cast) + 20, 30_000);
+    await untilAcked(people, ackedCount(people) + 20, 30_000);
     await sleep(8_000);
-    await untilAcked(cast, ackedCount(cast) + 20);
+    await untilAcked(people, ackedCount(people) + 20);
     await flow.stop();
 
-    const l = await settle(cast, 15_000);
-    expect(cast.flatMap((c) => c.refused)).toEqual([]);
+    const l = await settle(people, 15_000);
+    expect(people.flatMap((c) => c.refused)).toEqual([]);
     expect(l.lost).toEqual([]);
     expect(l.duplicated).toEqual([]);
     // Only the publisher's connection broke: the replica never took Redis for stuck (that would drop
     // the subscriber too, and resynchronise every socket).
     expect(replica.tail.filter((line) => line.includes('redis stopped answering'))).toEqual([]);
+  }, 90_000);
+
+  it('a mark Redis refuses to move (an error reply): the group is out, neither retried nor sent again, and nothing stalls', async () => {
+    // The replica's own mark becomes a list: the script that moves it fails with WRONGTYPE in every
+    // group's MULTI, after that MULTI's PUBLISHes went out.
+    const admin = new Redis(process.env.REDIS_URL!);
+    try {
+      const [key] = await admin.keys(`${prefix}:log:published:*`);
+      expect(key).toBeDefined();
+      await admin.del(key);
+      await admin.rpush(key, 'not a number');
+      const { people, flow } = await cast('wrongtype-');
+      await untilAcked(people, ackedCount(people) + 40, 10_000);
+      await flow.stop();
+      const l = await settle(people, 15_000);
+      expectDeliveredOnceInOrder(people, l);
+      expect(await admin.type(key)).toBe('list');
+    } finally {
+      admin.disconnect();
+    }
   }, 90_000);
 });
