@@ -136,6 +136,9 @@ describe('when the heap compactor runs', () => {
     expect(loadConfig({}).heapCompaction).toBe('idle');
     expect(loadConfig({ HEAP_COMPACTION: 'off' }).heapCompaction).toBe('off');
     expect(startHeapCompaction({ heapCompaction: 'off' }, silent)).toBeUndefined();
+    const started = startHeapCompaction({ heapCompaction: 'idle' }, silent);
+    expect(started).toBeInstanceOf(HeapCompactor);
+    started!.stop();
     expect(() => loadConfig({ HEAP_COMPACTION: 'always' })).toThrow(/HEAP_COMPACTION/);
   });
 });
