@@ -25,7 +25,8 @@ import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
 import { MessageHandlers, type HubListener } from './message.handlers';
 import type { PresenceTracker } from './presence';
-import { openReplayGate, withReplayGate } from './replay-gate';
+import { OrderedDelivery, type OrderedSink } from './ordered-delivery';
+import type { ReplayGate } from './replay-gate';
 import { writes } from './write-batch';
 
 export interface HubDeps {
@@ -40,8 +41,13 @@ export interface HubDeps {
   systemLog: SystemLogService;
   messageLog: MessageLogService;
   presence: PresenceTracker;
-  /** The adapter class (in memory, or Redis for several replicas); the replay gate is added to it. */
+  /** The adapter (in memory, or Redis for several replicas): it carries what has no id. */
   adapter?: (nsp: unknown) => Adapter;
+  /**
+   * Where stored messages go on their way to every replica's sockets (Redis' ordered channel, which
+   * brings them back to `ordered`); without it, straight to this replica's sockets.
+   */
+  orderedSink?: OrderedSink;
 }
 
 /** Server-side event (replica to replica): a user was deleted, forget their directory entry. */
@@ -60,6 +66,8 @@ export const SYSTEM_SENDER = { sender_id: 0, sender_name: 'system', sender_role:
 export class Hub implements HubPort {
   readonly io: Server;
   readonly delivery: Delivery;
+  /** The last hop of stored messages: this replica's sockets, through their replay gates. */
+  readonly ordered: OrderedDelivery;
   readonly directory: Directory;
   private readonly handlers: MessageHandlers;
   private readonly departures: Departures;
@@ -78,12 +86,13 @@ export class Hub implements HubPort {
       // Well above MAX_PAYLOAD_BYTES, so that an oversized payload is refused in the ack, not by a disconnect.
       maxHttpBufferSize: Math.max(1 << 20, config.maxPayloadBytes * 4 + 65_536),
       cors: { origin: config.corsOrigins === '*' ? true : [...config.corsOrigins], credentials: true },
-      adapter: (deps.adapter ?? withReplayGate(LocalAdapter)) as never,
+      adapter: (deps.adapter ?? LocalAdapter) as never,
       serveClient: true,
       // While draining, new connections are refused: the client's reconnection goes to another replica.
       allowRequest: (_req, callback) => callback(this.draining ? 'shutting down' : null, !this.draining),
     });
-    this.delivery = new Delivery(this.io);
+    this.ordered = new OrderedDelivery(this.io);
+    this.delivery = new Delivery(this.io, deps.orderedSink ?? this.ordered);
     this.directory = new Directory(deps.orm, deps.users);
     this.departures = new Departures({ ...deps, announce: (view) => this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view)) });
     this.handlers = new MessageHandlers({ ...deps, delivery: this.delivery, directory: this.directory, hub: this, track: (w) => this.track(w) });
@@ -108,7 +117,7 @@ export class Hub implements HubPort {
     const data = socket.data as SocketData;
     const user = data.user;
     this.deps.metrics.socketsConnected.inc({ namespace: kind });
-    const gate = data.replayAfter !== undefined && kind !== 'monitor' ? openReplayGate(socket) : undefined;
+    const gate = data.replayAfter !== undefined && kind !== 'monitor' ? this.ordered.openGate(socket) : undefined;
     socket.join(userRoom(user.id));
     if (kind === 'chat' && user.role === 'ADMIN') socket.join(ADMINS_ROOM);
     if (kind !== 'monitor') this.handlers.attach(socket);
@@ -130,7 +139,7 @@ export class Hub implements HubPort {
   }
 
   /** Sends every missed visible message, then `replay:done`, then what arrived live meanwhile. */
-  private async replay(socket: Socket, user: SocketIdentity, afterId: number, gate: ReturnType<typeof openReplayGate>): Promise<void> {
+  private async replay(socket: Socket, user: SocketIdentity, afterId: number, gate: ReplayGate): Promise<void> {
     let cursor = afterId;
     try {
       for (;;) {
@@ -205,7 +214,7 @@ export class Hub implements HubPort {
     this.directory.clear(); // a deletion announced during the outage may not have reached us
     for (const nsp of [this.delivery.chat, this.delivery.agents]) {
       for (const socket of nsp.sockets.values()) {
-        const gate = openReplayGate(socket);
+        const gate = this.ordered.openGate(socket);
         const user = (socket.data as SocketData).user;
         this.track(this.replay(socket, user, Math.max(floor, gate.replayedThrough), gate));
       }

@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { RedisAdapter } from '@socket.io/redis-adapter';
+import { createAdapter } from '@socket.io/redis-adapter';
 import Redis, { ReplyError } from 'ioredis';
-import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import type { Adapter } from 'socket.io-adapter';
 import type { GroupPublisher } from '../messages/message-log.service';
 import type { Logger } from '../shared/logger';
-import { withReplayGate } from './replay-gate';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
+import type { OrderedPacket, OrderedSink } from './ordered-delivery';
 
 /** How long a PUBLISH is retried while Redis answers but the publisher reconnects (ioredis backs off ≤ 2 s). */
 const PUBLISH_RETRY_MS = 5_000;
@@ -49,10 +47,13 @@ interface Unpublished extends Packet {
  * command client for presence, and the replica's view of Redis health.
  *
  * Delivery order: ids are committed in id order cluster-wide (see MessageLogService), and a client's
- * `last_id` is only a safe replay cursor if it also *receives* them in id order. So every room
- * broadcast, local ones included, goes through Redis and comes back through this replica's own
- * subscription, and the message log waits for the PUBLISH replies before it lets the next group
- * commit: one global order, from commit to every socket.
+ * `last_id` is only a safe replay cursor if it also *receives* them in id order. So every stored
+ * message goes out on one ordered channel (`<prefix>:ordered`) that every replica, this one included,
+ * reads and hands to its sockets (OrderedDelivery), and the message log waits until this replica has
+ * read its group back before it lets the next group commit: one global order, from commit to every
+ * socket. Whatever has no id (stream chunks, PRESENCE, SYSTEM_LOG) is a plain broadcast of the Redis
+ * adapter; since a group is read back before its sender goes on, a CHAT_STREAM_END sent after its
+ * CHAT never overtakes it.
  *
  * When Redis is unreachable nothing is delivered live (publishes fail at once, so the append lock is
  * never held waiting for Redis); when the subscriber is back, `recovered` fires with the
@@ -69,11 +70,19 @@ interface Unpublished extends Packet {
  * them once: the replay gate drops the ones a replay or resync already sent, and the others were
  * never delivered.
  */
-export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: []; writable: [] }> {
+export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: []; writable: [] }> implements OrderedSink {
   readonly pub: Redis;
   readonly sub: Redis;
   readonly cmd: Redis;
   readonly keyPrefix: string;
+  /** The channel of the message log's stream (see the class comment). */
+  private readonly orderedChannel: string;
+  /** This replica's sockets, where what the ordered channel brings is delivered. */
+  private receiver: (packet: OrderedPacket) => void = () => undefined;
+  /** Waiters for this replica to read its own publishes back (see `published`). */
+  private readBack: { id: number; resolve: () => void }[] = [];
+  /** The highest id this replica has published on the ordered channel. */
+  private publishedUpTo = 0;
   private pending = new Set<Promise<unknown>>();
   private subReady = false;
   private wasDown = false;
@@ -82,7 +91,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   /** Rejecters of the PUBLISHes waiting for a reply. */
   private readonly unanswered = new Set<(err: Error) => void>();
   private unpublished: Unpublished[] = [];
-  /** While a message-log group delivers: its broadcasts, published together (see publishGroup). */
+  /** While a message-log group delivers: its stored messages, published together (see publishGroup). */
   private collecting?: Packet[];
   /** Whether the message log recovers unpublished messages through the mark (see groupPublisher). */
   private markMode = false;
@@ -97,6 +106,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     super();
     this.keyPrefix = keyPrefix;
     this.markKey = `${keyPrefix}:log:published`;
+    this.orderedChannel = `${keyPrefix}:ordered`;
     const common = { maxRetriesPerRequest: 2, retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000), lazyConnect: true };
     // Commands fail at once while disconnected instead of queueing. No resend of unanswered commands
     // after a reconnect: a PUBLISH in flight when the connection breaks fails at once (see publishOnce)
@@ -122,7 +132,11 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
       for (const abort of this.unanswered) abort(new Error('redis publisher connection closed before the reply'));
       this.unanswered.clear();
     });
+    this.sub.on('message', (channel: string, msg: string) => {
+      if (channel === this.orderedChannel) this.received(msg);
+    });
     this.sub.on('close', () => {
+      this.releaseReadBack(Infinity); // nothing comes back now: the resync after recovery covers it
       if (this.subReady) this.log.warn('redis subscriber lost: live delivery paused');
       if (this.subReady) this.emit('down');
       this.subReady = false;
@@ -133,6 +147,7 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
   /** Connects; `lastStoredId` is where the ordered stream starts for this replica. */
   async connect(lastStoredId: number): Promise<void> {
     await Promise.all([this.pub.connect(), this.sub.connect(), this.cmd.connect()]);
+    await this.sub.subscribe(this.orderedChannel); // ioredis subscribes again after a reconnect
     this.receivedUpTo = lastStoredId;
     this.wasDown = false;
   }
@@ -198,39 +213,82 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
     return value === null ? undefined : Number(value);
   }
 
-  /** Waits until every PUBLISH issued so far has been answered (or failed). */
+  /**
+   * Waits until every PUBLISH issued so far has been answered (or failed), and this replica has read
+   * its own stored messages back from the ordered channel, so that its sockets have them before the
+   * sender goes on (an ack, a CHAT_STREAM_END) and before the next group commits.
+   */
   async published(): Promise<void> {
-    if (!this.pending.size) return;
-    const now = [...this.pending];
-    await Promise.allSettled(now);
+    if (this.pending.size) await Promise.allSettled([...this.pending]);
+    const id = this.publishedUpTo;
+    if (id <= this.receivedUpTo || !this.subReady) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ id }, 'redis did not bring a published message back in time: going on');
+        resolve();
+      }, COMMAND_TIMEOUT_MS);
+      this.readBack.push({ id, resolve: () => (clearTimeout(timer), resolve()) });
+    });
   }
 
-  /** The adapter factory for `new Server({adapter})`: Redis, ordered, with the replay gate. */
+  /** Where the ordered channel's messages are delivered on this replica. */
+  onOrdered(receiver: (packet: OrderedPacket) => void): void {
+    this.receiver = receiver;
+  }
+
+  /** A stored message for every replica's sockets: published with its group, or on its own. */
+  push(packet: OrderedPacket): void {
+    const out: Packet = { channel: this.orderedChannel, msg: JSON.stringify(packet), id: packet.envelope.id };
+    if (this.collecting) this.collecting.push(out);
+    else this.track(this.publishOrdered([out]), [out]);
+  }
+
+  /** The adapter factory for `new Server({adapter})`: the Redis adapter, for everything without an id. */
   adapter(): (nsp: unknown) => Adapter {
-    const link = this;
-    const Gated = withReplayGate(RedisAdapter as any, (id) => {
-      if (id > link.receivedUpTo) link.receivedUpTo = id;
-    }) as unknown as new (...args: any[]) => any;
-    class OrderedRedisAdapter extends Gated {
-      broadcast(packet: any, opts: BroadcastOptions): void {
-        packet.nsp = this.nsp.name;
-        if (opts.flags?.local) return (Adapter.prototype.broadcast as any).call(this, packet, opts);
-        const raw = { rooms: [...opts.rooms], except: [...new Set(opts.except)], flags: opts.flags };
-        // A uid that differs from ours, so that our own subscription delivers it to our sockets too.
-        const msg = this.parser.encode([`${this.uid}:ordered`, packet, raw]);
-        let channel: string = this.channel;
-        if (opts.rooms && opts.rooms.size === 1) channel += `${opts.rooms.values().next().value}#`;
-        const id = packet.data?.[1]?.id;
-        const out: Packet = { channel, msg, id: typeof id === 'number' ? id : undefined };
-        if (link.collecting) link.collecting.push(out);
-        else link.track(link.publishOrdered([out]), [out]);
-      }
+    return createAdapter(this.guardedPublisher(), this.sub, { key: `${this.keyPrefix}#socket.io`, requestsTimeout: 3000 });
+  }
+
+  /**
+   * The publisher as the adapter sees it: the adapter leaves the promise of each PUBLISH unhandled,
+   * and ours fail at once while Redis is away (no offline queue), which would end the process. A
+   * broadcast without an id that fails is lost, like any broadcast sent while Redis is down.
+   */
+  private guardedPublisher(): Redis {
+    const dropped = (err: Error) => this.log.debug({ err: err.message }, 'redis adapter publish failed');
+    return new Proxy(this.pub, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (key === 'publish') return (...args: Parameters<Redis['publish']>) => target.publish(...args).catch(dropped);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** A message from the ordered channel: to this replica's sockets, in the order Redis brings them. */
+  private received(msg: string): void {
+    let packet: OrderedPacket;
+    try {
+      packet = JSON.parse(msg) as OrderedPacket;
+    } catch (err) {
+      return this.log.error({ err }, 'unreadable message on the ordered channel');
     }
-    const { pub, sub, keyPrefix } = this;
-    // Socket.IO calls the adapter with `new`: a plain function that returns the instance works.
-    return function createOrderedAdapter(nsp: unknown) {
-      return <Adapter>new OrderedRedisAdapter(nsp, pub, sub, { key: `${keyPrefix}#socket.io`, requestsTimeout: 3000 });
-    };
+    const id = packet.envelope.id;
+    if (id > this.receivedUpTo) this.receivedUpTo = id;
+    try {
+      this.receiver(packet);
+    } finally {
+      this.releaseReadBack(this.receivedUpTo);
+    }
+  }
+
+  private releaseReadBack(upTo: number): void {
+    if (!this.readBack.length) return;
+    const waiting = this.readBack;
+    this.readBack = [];
+    for (const w of waiting) {
+      if (w.id <= upTo) w.resolve();
+      else this.readBack.push(w);
+    }
   }
 
   /**
@@ -334,7 +392,9 @@ export class RedisLink extends EventEmitter<{ recovered: [floor: number]; down: 
 
   /** Tracks a PUBLISH for the barrier; failed ones of stored messages are kept for later. */
   private track(p: Promise<unknown>, packets: Packet[], mark?: number): void {
-    const guarded = p.catch((err) => {
+    const guarded = p.then(() => {
+      for (const packet of packets) if (packet.id !== undefined && packet.id > this.publishedUpTo) this.publishedUpTo = packet.id;
+    }, (err) => {
       this.log.warn({ err: (err as Error).message }, 'redis publish failed: delivery waits for recovery');
       this.wasDown = true;
       if (this.markMode) return; // the mark did not move: the next group, or the sweep, delivers them
