@@ -20,9 +20,9 @@ import { initOrm, type Orm } from './db/orm';
 import { SqliteCheckpointer } from './db/sqlite-checkpointer';
 import { HubButlerOutbox } from './hub/butler-outbox';
 import { Hub } from './hub/hub';
+import type { OrderedPacket } from './hub/ordered-delivery';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
-import type { RedisLink } from './hub/redis-link';
-import { RedisPresence } from './hub/redis-presence';
+import type { ClusterLink } from './cluster/cluster-link';
 import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
 import { ormContext, requestLifecycle } from './http/middleware';
@@ -42,6 +42,8 @@ export interface AppDeps {
   clock?: Clock;
   /** Replaces the Butler's configured brain (tests). */
   brain?: Brain;
+  /** Joins other replicas through this link instead of REDIS_URL (tests: an in-process MemoryCluster). */
+  cluster?: ClusterLink;
 }
 
 export interface App {
@@ -83,16 +85,14 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   // The hub is wired after the services it serves; services reach it through a late-bound port.
   let hubPort: Hub | undefined;
   const hub = () => hubPort!;
-  // With REDIS_URL: the Redis adapter and presence shared by every replica; without it, in memory.
+  // With REDIS_URL (or a link given by a test): the replicas behave as one; without, one in memory.
   // ioredis and the adapter are imported only then, so a single replica does not keep them in memory.
-  let link: RedisLink | undefined;
-  if (config.redis) {
-    const { RedisLink } = await import('./hub/redis-link');
-    link = new RedisLink(config.redis.url, config.redis.keyPrefix, logger.child({ module: 'redis' }));
+  let link: ClusterLink | undefined = deps.cluster;
+  if (!link && config.redis) {
+    const { RedisCluster } = await import('./cluster/redis-cluster');
+    link = new RedisCluster(config.redis.url, config.redis.keyPrefix, logger.child({ module: 'redis' }));
   }
-  const presence: PresenceTracker = link
-    ? new RedisPresence(link.cmd, config.redis!.keyPrefix, logger.child({ module: 'presence' }), (id) => hubPort!.agentGone(id))
-    : new MemoryPresence();
+  const presence: PresenceTracker = link ? link.presence((id) => hubPort!.agentGone(id)) : new MemoryPresence();
   let draining = false;
 
   const passwords = new PasswordHasher(config.bcryptRounds);
@@ -104,14 +104,15 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const history = new ChatHistoryService(orm);
   const messageLog = new MessageLogService(orm, clock, (type) => metrics.messagesStored.inc({ type }));
   if (link) {
-    await link.connect(await messageLog.lastId());
-    await (presence as RedisPresence).start();
-    messageLog.setDeliveryBarrier(() => link.published());
+    const cluster = link;
+    await cluster.connect(await messageLog.lastId());
+    await presence.start?.();
+    messageLog.setDeliveryBarrier(() => cluster.published());
     // Several replicas share the log only on PostgreSQL (SQLite is one process's file).
-    if (config.db.driver !== 'postgres') messageLog.setPublisher(link.groupPublisher({ recoverThroughMark: false }));
+    if (config.db.driver !== 'postgres') messageLog.setPublisher(cluster.groupPublisher({ recoverThroughMark: false }));
     else {
-      messageLog.setRecovery(link.groupPublisher({ recoverThroughMark: true }), (rows) => hub().redeliver(rows));
-      link.on('writable', () => void messageLog.publishStranded().catch((err) => logger.warn({ err }, 'could not deliver unpublished messages yet')));
+      messageLog.setRecovery(cluster.groupPublisher({ recoverThroughMark: true }), (rows) => hub().redeliver(rows));
+      cluster.on('writable', () => void messageLog.publishStranded().catch((err) => logger.warn({ err }, 'could not deliver unpublished messages yet')));
     }
   }
   await bootstrapUsers(orm, users, config, logger.child({ module: 'bootstrap' }));
@@ -163,8 +164,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, adapter: link?.adapter(), orderedSink: link,
   });
   hubPort = realtime;
-  link?.onOrdered((packet) => realtime.ordered.deliverLocal(packet));
-  link?.on('recovered', (floor) => realtime.resync(floor));
+  link?.onOrdered((packet: OrderedPacket) => realtime.ordered.deliverLocal(packet));
+  link?.on('recovered', (floor: number) => realtime.resync(floor));
   realtime.addListener(butler);
   await butler.start();
   let baseUrl = '';

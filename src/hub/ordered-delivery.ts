@@ -18,7 +18,7 @@ export interface OrderedPacket {
 /**
  * Where Delivery hands stored messages. In one process they go straight to this replica's sockets;
  * with Redis, through one ordered channel that every replica (this one included) reads, so that
- * every socket receives the message log in id order (see redis-link.ts).
+ * every socket receives the message log in id order (see src/cluster/).
  */
 export interface OrderedSink {
   push(packet: OrderedPacket): void;

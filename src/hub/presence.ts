@@ -5,6 +5,8 @@ import type { PresencePort } from '../shared/ports';
  * `remove` whether it was the last, so that PRESENCE is announced once per change.
  */
 export interface PresenceTracker extends PresencePort {
+  /** Starts background work (heartbeats), when the tracker has any. */
+  start?(): Promise<void>;
   add(agentId: number, socketId: string): Promise<boolean>;
   remove(agentId: number, socketId: string): Promise<boolean>;
   /** Re-registers this replica's sockets after an outage of the shared store; returns agents touched. */

@@ -124,7 +124,7 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     expect(l.lost).toEqual([]);
     expect(l.duplicated).toEqual([]);
     // Replicas come back one after the other; what a replica stored before its own reconnect reaches
-    // the clients of a replica that was back earlier late (see RedisLink). Outside the outage, id order.
+    // the clients of a replica that was back earlier late (see RedisCluster). Outside the outage, id order.
     expect(lateIds(clients).filter((id) => id <= outageFrom || id > outageTo)).toEqual([]);
     for (const c of clients) expect(c.visits).toEqual([urls[clients.indexOf(c) < 2 ? 0 : 1]]);
     await expectAllStored(cluster.env.DATABASE_URL, clients);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Logger } from '../shared/logger';
-import type { PresenceTracker } from './presence';
+import type { PresenceTracker } from '../hub/presence';
 
 const HEARTBEAT_MS = 5_000;
 /** A replica that has not renewed its heartbeat for this long counts as dead (PROTOCOL §4: ≤ 30 s). */
