@@ -4,6 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 
+/**
+ * Fresh databases for tests (SQLite in a temp dir, or a new PostgreSQL database next to the one
+ * DATABASE_URL names) and the Redis a suite may share (REDIS_URL, a unique key prefix per app group).
+ */
+
 /** A fresh database for one test app: a temp SQLite file, or a new PostgreSQL database. */
 export interface TestDb {
   readonly kind: 'sqlite' | 'postgres';
@@ -12,8 +17,18 @@ export interface TestDb {
   drop(): Promise<void>;
 }
 
+/** The PostgreSQL server the suites use when set; the PostgreSQL variants skip otherwise. */
 export const postgresUrl = process.env.DATABASE_URL;
 
+/** The Redis server the multi-replica suites use when set. */
+export const redisUrl = process.env.REDIS_URL;
+
+/** A key prefix no other app group uses, so suites sharing one Redis do not hear each other. */
+export function newRedisPrefix(): string {
+  return `ectest-${randomBytes(4).toString('hex')}`;
+}
+
+/** A temp directory with an empty SQLite file path; `drop()` removes the directory. */
 export function sqliteDb(): TestDb {
   const dir = mkdtempSync(join(tmpdir(), 'echocenter-test-'));
   return {
@@ -54,6 +69,7 @@ export function dbKinds(): DbKind[] {
   return postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
 }
 
+/** A fresh database of `kind`. */
 export function createDb(kind: DbKind): Promise<TestDb> {
   return kind === 'sqlite' ? Promise.resolve(sqliteDb()) : postgresDb();
 }

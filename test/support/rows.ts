@@ -1,28 +1,12 @@
 /**
- * Small helpers shared by the REST suites: error assertions, direct inserts for bulk fixtures, and
- * an app with a movable clock. Fixtures that the REST API cannot create yet (chat messages) or that
- * would be slow through it (hundreds of rows for paging) go straight through the app's own ORM.
+ * Rows written and read straight through the app's own ORM: fixtures the REST API cannot create (chat
+ * messages) or that would be slow through it (hundreds of rows for paging), and "nothing was stored"
+ * read-backs.
  */
-import { createApp, type App, type AppDeps } from '../../src/app';
+import type { App } from '../../src/app';
 import { ChatMessage, type SenderRole } from '../../src/messages/chat-message.entity';
 import { SystemLog, type LogLevel } from '../../src/messages/system-log.entity';
 import { User, type Role } from '../../src/users/user.entity';
-import type { Clock } from '../../src/shared/clock';
-import { Api, type ApiResponse } from '../helpers/api';
-import { createDb, type DbKind, type TestDb } from '../helpers/db';
-import { testConfig } from '../helpers/server';
-
-/** UTC ISO-8601 with milliseconds (PROTOCOL §2.1). */
-export const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/** Asserts a documented error: the status, exactly `{error, code}` and a request id. */
-export function expectError(res: ApiResponse, status: number, code: string): void {
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-  expect(Object.keys(res.body).sort()).toEqual(['code', 'error']);
-  expect(typeof res.body.error).toBe('string');
-  expect(res.body.error.length).toBeGreaterThan(0);
-  expect(res.headers.get('x-request-id')).toBeTruthy();
-}
 
 /** Inserts users without credentials (fixtures for paging only; they cannot log in). */
 export async function insertUsers(app: App, names: string[], role: Role = 'MEMBER'): Promise<number[]> {
@@ -76,43 +60,13 @@ export async function insertLogs(app: App, count: number, level: LogLevel = 'INF
   return rows.map((r) => r.id).sort((a, b) => a - b);
 }
 
-/** A clock the test moves by hand. */
-export class ManualClock implements Clock {
-  private offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
+/** Number of rows in the message log and the system log, read straight from the database. */
+export async function rowCounts(app: App): Promise<{ chat: number; logs: number }> {
+  const em = app.orm.em.fork();
+  return { chat: await em.count(ChatMessage, {}), logs: await em.count(SystemLog, {}) };
 }
 
-export interface CustomServer {
-  app: App;
-  api: Api;
-  db: TestDb;
-  close(): Promise<void>;
-}
-
-/** Like `startServer`, but with app dependencies (a clock, a logger) and no admin login. */
-export async function startCustom(kind: DbKind, env: Record<string, string> = {}, deps: AppDeps = {}, db?: TestDb): Promise<CustomServer> {
-  const database = db ?? (await createDb(kind));
-  const app = await createApp(testConfig({ ...database.env, ...env }), deps);
-  const url = await app.listen(0, '127.0.0.1');
-  return {
-    app,
-    api: new Api(url),
-    db: database,
-    async close() {
-      await app.close();
-      if (!db) await database.drop();
-    },
-  };
-}
-
-/** Logs in and returns the token, failing loudly otherwise. */
-export async function login(api: Api, username: string, password: string): Promise<string> {
-  const res = await api.post('/api/auth/login', { username, password });
-  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${res.text}`);
-  return res.body.token;
+/** All message-log rows, ascending by id. */
+export async function storedMessages(app: App): Promise<ChatMessage[]> {
+  return app.orm.em.fork().find(ChatMessage, {}, { orderBy: { id: 'asc' } });
 }
