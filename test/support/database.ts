@@ -1,13 +1,12 @@
+/**
+ * Fresh databases for tests (SQLite in a temp dir, or a new PostgreSQL database next to the one
+ * DATABASE_URL names) and the Redis a suite may share (REDIS_URL, a unique key prefix per app group).
+ */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-
-/**
- * Fresh databases for tests (SQLite in a temp dir, or a new PostgreSQL database next to the one
- * DATABASE_URL names) and the Redis a suite may share (REDIS_URL, a unique key prefix per app group).
- */
 
 /** A fresh database for one test app: a temp SQLite file, or a new PostgreSQL database. */
 export interface TestDb {
