@@ -4,11 +4,8 @@
  * when it does not answer within BUTLER_AGENT_TIMEOUT.
  */
 import type { Envelope } from '../../src/shared/protocol';
-import { ISO_MS } from '../api/support';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, expectNothing, sleep } from '../helpers/sockets';
-import { cast, decide, fileRequest, isAuth, statuses, type Cast } from './support';
+import { closeAll, connect, dbKinds, expectNothing, ISO_MS, sleep, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
+import { type Cast, cast, decide, fileRequest, isAuth, statuses } from './butler-helpers';
 
 warnIfPostgresSkipped('butler agent failures');
 
@@ -16,12 +13,12 @@ const fromButlerTo = (c: Cast) => (e: Envelope) => e.sender_id === c.butler && e
 const outcomeFor = (c: Cast, text: string) => (e: Envelope) => e.type === 'CHAT' && e.sender_id === c.butler && e.reply_to == null && String(e.payload).includes(text);
 
 describe.each(dbKinds())('approved actions that fail (BUTLER_AGENT_TIMEOUT=1s) on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind, { BUTLER_AGENT_TIMEOUT: '1s' });
+    s = await startTestApp({ db: kind, env: { BUTLER_AGENT_TIMEOUT: '1s' } });
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 

@@ -4,26 +4,23 @@
  * members and agents are refused, unknown ids are 404, malformed decisions are 400, and the list
  * shows a member their own requests and an admin all of them, filtered and paged.
  */
-import { expectError } from '../api/support';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, sleep } from '../helpers/sockets';
+import { closeAll, connect, dbKinds, expectError, sleep, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
+import { type Cast, cast, decide, fileRequest, statuses } from './butler-helpers';
 import type { Envelope } from '../../src/shared/protocol';
-import { cast, decide, fileRequest, statuses, type Cast } from './support';
 
 warnIfPostgresSkipped('butler authorization access');
 
 const directiveTo = (c: Cast) => (e: Envelope) => e.type === 'CHAT' && e.sender_id === c.butler && e.target_id === c.agent.agent.id;
 
 describe.each(dbKinds())('authorization requests: access, validation and listing on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
 
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
-  afterEach(() => closeAllSockets());
+  afterEach(() => closeAll());
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 

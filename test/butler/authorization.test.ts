@@ -4,12 +4,9 @@
  * BUTLER_AGENT_MESSAGE), with what each party receives: the requester, a member who must receive
  * nothing, an admin on /chat, /monitor and the agent.
  */
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, expectNothing, sleep } from '../helpers/sockets';
-import { expectError, ISO_MS } from '../api/support';
+import { closeAll, connect, createAgent, createHuman, dbKinds, eventually, expectError, expectNothing, ISO_MS, sleep, startTestApp, type TestApp, uniqueName, warnIfPostgresSkipped } from '../support';
+import { type Cast, cast, decide, fileRequest, isAuth, say, statuses } from './butler-helpers';
 import type { Envelope } from '../../src/shared/protocol';
-import { cast, decide, eventually, fileRequest, isAuth, say, statuses, uniqueName, type Cast } from './support';
 
 warnIfPostgresSkipped('butler authorization');
 
@@ -19,17 +16,17 @@ const mirrored = (c: Cast, direction?: string) => (e: Envelope) =>
 const about = (actionId: string) => (e: Envelope) => (e.payload as any)?.action_id === actionId;
 
 describe.each(dbKinds())('the authorization lifecycle on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let adminId: number;
 
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
     const me = await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     adminId = me.body.user.id;
   });
-  afterEach(() => closeAllSockets());
+  afterEach(() => closeAll());
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 
@@ -152,7 +149,7 @@ describe.each(dbKinds())('the authorization lifecycle on %s', (kind) => {
 
   it("an agent cannot complete another agent's directive by replying to it", async () => {
     const c = await cast(s);
-    const intruder = await s.api.agent(s.adminToken, uniqueName('evil'));
+    const intruder = await createAgent(s.api, s.adminToken, uniqueName('evil'));
     const ev = await connect(s.url, 'agents', { token: intruder.token });
     const p = (await fileRequest(c, 'guarded job')).payload as any;
     await decide(c.adm, p.action_id, true);
@@ -204,7 +201,7 @@ describe.each(dbKinds())('the authorization lifecycle on %s', (kind) => {
 
   it('10 simultaneous approvals over REST and sockets from two admins: exactly one wins, the directive is sent once', async () => {
     const c = await cast(s);
-    const admin2 = await s.api.human(s.adminToken, uniqueName('adm'), 'ADMIN');
+    const admin2 = await createHuman(s.api, s.adminToken, uniqueName('adm'), 'ADMIN');
     const adm2 = await connect(s.url, 'chat', { token: admin2.token });
     const p = (await fileRequest(c, 'exactly once')).payload as any;
 
@@ -232,7 +229,7 @@ describe.each(dbKinds())('the authorization lifecycle on %s', (kind) => {
 
   it('an admin who asks gets each AUTH_* message once on a socket that is both requester and admin', async () => {
     const c = await cast(s);
-    const admin2 = await s.api.human(s.adminToken, uniqueName('adm'), 'ADMIN');
+    const admin2 = await createHuman(s.api, s.adminToken, uniqueName('adm'), 'ADMIN');
     const self = await connect(s.url, 'chat', { token: admin2.token });
     await say(self, c.butler, `ask ${c.agentName} to self-approved job`);
     const req = await self.waitFor(isAuth('AUTH_REQUEST'));

@@ -4,23 +4,20 @@
  * announced within 5 s and once; a decision after expires_at is a conflict, even before the sweep.
  */
 import type { Envelope } from '../../src/shared/protocol';
-import { expectError } from '../api/support';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, expectNothing, sleep } from '../helpers/sockets';
-import { cast, decide, fileRequest, isAuth, statuses, type Cast } from './support';
+import { closeAll, dbKinds, expectError, expectNothing, sleep, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
+import { type Cast, cast, decide, fileRequest, isAuth, statuses } from './butler-helpers';
 
 warnIfPostgresSkipped('butler expiry');
 
 const outcomeFor = (c: Cast, text: string) => (e: Envelope) => e.type === 'CHAT' && e.sender_id === c.butler && e.reply_to == null && String(e.payload).includes(text);
 
 describe.each(dbKinds())('authorization expiry (BUTLER_AUTH_TIMEOUT=1s) on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind, { BUTLER_AUTH_TIMEOUT: '1s' });
+    s = await startTestApp({ db: kind, env: { BUTLER_AUTH_TIMEOUT: '1s' } });
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 

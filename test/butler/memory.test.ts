@@ -3,11 +3,8 @@
  * so a restarted app continues the conversation, and a long conversation is bounded (older turns
  * summarised by the model).
  */
-import { createDb, dbKinds, warnIfPostgresSkipped, type TestDb } from '../helpers/db';
-import { allContent, lastUserText, startFakeLlm, type FakeLlm } from '../helpers/fake-llm';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect } from '../helpers/sockets';
-import { butlerId, turn, uniqueName } from './support';
+import { allContent, butlerId, closeAll, connect, createDb, createHuman, dbKinds, type FakeLlm, lastUserText, startFakeLlm, startTestApp, type TestApp, type TestDb, uniqueName, warnIfPostgresSkipped } from '../support';
+import { turn } from './butler-helpers';
 
 warnIfPostgresSkipped('butler memory');
 
@@ -18,19 +15,19 @@ const dialogue = (fake: FakeLlm, i: number) =>
 describe.each(dbKinds())('Butler memory on %s', (kind) => {
   let fake: FakeLlm;
   let db: TestDb;
-  let s: TestServer;
+  let s: TestApp;
 
   beforeAll(async () => {
     fake = await startFakeLlm();
     db = await createDb(kind);
-    s = await startServer(kind, fake.env(), db);
+    s = await startTestApp({ db, env: fake.env() });
   });
   afterEach(() => {
-    closeAllSockets();
+    closeAll();
     fake.reset();
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
     await db?.drop();
     await fake?.close();
@@ -38,7 +35,7 @@ describe.each(dbKinds())('Butler memory on %s', (kind) => {
 
   it('sends the earlier turns to the model, rebuilt from history, and continues them after a restart', async () => {
     const butler = await butlerId(s);
-    const m = await s.api.human(s.adminToken, uniqueName('m'));
+    const m = await createHuman(s.api, s.adminToken, uniqueName('m'));
     const c = await connect(s.url, 'chat', { token: m.token });
 
     await turn(c, butler, 'my favourite colour is teal');
@@ -50,16 +47,16 @@ describe.each(dbKinds())('Butler memory on %s', (kind) => {
       'user:what is my favourite colour?',
     ]);
     // Another user's conversation is not part of this one.
-    const other = await s.api.human(s.adminToken, uniqueName('m'));
+    const other = await createHuman(s.api, s.adminToken, uniqueName('m'));
     const oc = await connect(s.url, 'chat', { token: other.token });
     await turn(oc, butler, 'hello');
     expect(dialogue(fake, 2)).toEqual(['user:hello']);
 
     // Restart on the same database: a new app, a new brain, nothing in process memory.
-    closeAllSockets();
+    closeAll();
     await s.close();
     fake.reset();
-    s = await startServer(kind, fake.env(), db);
+    s = await startTestApp({ db, env: fake.env() });
     const c2 = await connect(s.url, 'chat', { token: m.token });
     await turn(c2, butler, 'and after the restart?');
     expect(dialogue(fake, 0)).toEqual([
@@ -73,7 +70,7 @@ describe.each(dbKinds())('Butler memory on %s', (kind) => {
 
   it('bounds a long conversation: the request stays small and the older turns are summarised by the model', async () => {
     const butler = await butlerId(s);
-    const m = await s.api.human(s.adminToken, uniqueName('m'));
+    const m = await createHuman(s.api, s.adminToken, uniqueName('m'));
     const c = await connect(s.url, 'chat', { token: m.token });
     const long = (i: number) => `turn ${i}: ${'lorem-ipsum-'.repeat(250)}`; // ~3 KB, and the echo doubles it
     for (let i = 0; i < 8; i++) await turn(c, butler, long(i));

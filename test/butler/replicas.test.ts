@@ -4,14 +4,10 @@
  * and the agent are connected to different replicas"): three app instances in this process on one
  * fresh PostgreSQL database and one Redis key prefix.
  */
-import { randomBytes } from 'node:crypto';
 import type { Envelope } from '../../src/shared/protocol';
-import { createDb, postgresUrl, type TestDb } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, sleep, type Client } from '../helpers/sockets';
-import { cast, decide, fileRequest, isAuth, statuses, type Cast } from './support';
+import { closeAll, connect, createDb, newRedisPrefix, postgresUrl, redisUrl, sleep, startTestApp, type TestApp, type TestClient, type TestDb } from '../support';
+import { type Cast, cast, decide, fileRequest, isAuth, statuses } from './butler-helpers';
 
-const redisUrl = process.env.REDIS_URL;
 const run = redisUrl && postgresUrl ? describe : describe.skip;
 // eslint-disable-next-line no-console
 if (!(redisUrl && postgresUrl)) console.warn('[butler replicas] SKIPPED: set DATABASE_URL and REDIS_URL to run the Butler across three replicas');
@@ -20,19 +16,20 @@ const AUTH_TIMEOUT_MS = 3_000;
 
 run('the Butler across three replicas over Redis and PostgreSQL', () => {
   let db: TestDb;
-  let a: TestServer;
-  let b: TestServer;
-  let c: TestServer;
+  let a: TestApp;
+  let b: TestApp;
+  let c: TestApp;
 
   beforeAll(async () => {
     db = await createDb('postgres');
-    const env = { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: `ectest-${randomBytes(4).toString('hex')}`, BUTLER_AUTH_TIMEOUT: `${AUTH_TIMEOUT_MS}ms` };
-    a = await startServer('postgres', env, db);
-    b = await startServer('postgres', env, db);
-    c = await startServer('postgres', env, db);
+    const redis = { prefix: newRedisPrefix() };
+    const env = { BUTLER_AUTH_TIMEOUT: `${AUTH_TIMEOUT_MS}ms` };
+    a = await startTestApp({ db, redis, env });
+    b = await startTestApp({ db, redis, env });
+    c = await startTestApp({ db, redis, env });
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await a?.close();
     await b?.close();
     await c?.close();
@@ -40,7 +37,7 @@ run('the Butler across three replicas over Redis and PostgreSQL', () => {
   });
 
   /** Requester on A, approving admin on B, agent and /monitor on C, plus /monitor on A and B. */
-  async function spread(): Promise<{ x: Cast; monitors: Client[] }> {
+  async function spread(): Promise<{ x: Cast; monitors: TestClient[] }> {
     const x = await cast(a, { req: a.url, oth: b.url, adm: b.url, mon: c.url, ag: c.url });
     const monitors = [x.mon, await connect(a.url, 'monitor', { token: a.adminToken }), await connect(b.url, 'monitor', { token: b.adminToken })];
     return { x, monitors };

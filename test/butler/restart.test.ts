@@ -5,23 +5,21 @@
  * approved, the agent connected to the new app gets the directive once, and expiry still happens.
  */
 import type { Envelope } from '../../src/shared/protocol';
-import { createDb, dbKinds, warnIfPostgresSkipped, type TestDb } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, sleep } from '../helpers/sockets';
-import { cast, decide, fileRequest, isAuth, statuses } from './support';
+import { closeAll, connect, createDb, dbKinds, sleep, startTestApp, type TestApp, type TestDb, warnIfPostgresSkipped } from '../support';
+import { cast, decide, fileRequest, isAuth, statuses } from './butler-helpers';
 
 warnIfPostgresSkipped('butler restart');
 
 describe.each(dbKinds())('a pending request across a restart on %s', (kind) => {
   let db: TestDb;
-  const servers: TestServer[] = [];
+  const servers: TestApp[] = [];
   const start = async (env: Record<string, string> = {}) => {
-    const s = await startServer(kind, env, db);
+    const s = await startTestApp({ db, env });
     servers.push(s);
     return s;
   };
-  const stop = async (s: TestServer) => {
-    closeAllSockets();
+  const stop = async (s: TestApp) => {
+    closeAll();
     await s.close();
   };
 
@@ -29,7 +27,7 @@ describe.each(dbKinds())('a pending request across a restart on %s', (kind) => {
     db = await createDb(kind);
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     for (const s of servers) await s.close(); // close() is idempotent
     await db?.drop();
   });

@@ -4,34 +4,32 @@
  * `ask|tell <agent> to <command>`, case-insensitive, and a short help text for anything else.
  */
 import { RULES_HELP } from '../../src/butler/rules-brain';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, expectNothing, type Client } from '../helpers/sockets';
-import { butlerId, isAuth, joined, turn, uniqueName } from './support';
+import { butlerId, closeAll, connect, createAgent, createHuman, dbKinds, expectNothing, startTestApp, type TestApp, type TestClient, uniqueName, warnIfPostgresSkipped } from '../support';
+import { isAuth, joined, turn } from './butler-helpers';
 
 warnIfPostgresSkipped('butler rules');
 
 describe.each(dbKinds())('the rule-based Butler on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let butler: number;
   let m: { user: any; token: string };
-  let c: Client;
-  let admin: Client;
+  let c: TestClient;
+  let admin: TestClient;
   let bot: { agent: any; token: string };
-  let a: Client;
+  let a: TestClient;
 
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
     butler = await butlerId(s);
-    m = await s.api.human(s.adminToken, uniqueName('m'));
-    bot = await s.api.agent(s.adminToken, 'Indexer', 'indexes the docs');
-    await s.api.agent(s.adminToken, 'sleeper');
+    m = await createHuman(s.api, s.adminToken, uniqueName('m'));
+    bot = await createAgent(s.api, s.adminToken, 'Indexer', 'indexes the docs');
+    await createAgent(s.api, s.adminToken, 'sleeper');
     c = await connect(s.url, 'chat', { token: m.token });
     admin = await connect(s.url, 'chat', { token: s.adminToken });
     a = await connect(s.url, 'agents', { token: bot.token });
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 

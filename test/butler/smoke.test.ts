@@ -1,21 +1,20 @@
-import { closeAllSockets, connect } from '../helpers/sockets';
-import { startServer, type TestServer } from '../helpers/server';
+import { closeAll, connect, createAgent, createHuman, startTestApp, type TestApp } from '../support';
 
 describe('Butler smoke (rules)', () => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer('sqlite');
+    s = await startTestApp();
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 
   it('answers, files a request, runs it after approval', async () => {
     const butler = (await s.api.get('/api/users/butler', s.adminToken)).body;
     expect(butler.mode).toBe('rules');
-    const member = await s.api.human(s.adminToken, 'alice');
-    const agent = await s.api.agent(s.adminToken, 'bot');
+    const member = await createHuman(s.api, s.adminToken, 'alice');
+    const agent = await createAgent(s.api, s.adminToken, 'bot');
     const m = await connect(s.url, 'chat', { token: member.token });
     const admin = await connect(s.url, 'chat', { token: s.adminToken });
     const mon = await connect(s.url, 'monitor', { token: s.adminToken });

@@ -7,10 +7,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Api } from '../helpers/api';
-import { postgresDb, type TestDb } from '../helpers/db';
-import { sleep } from '../helpers/sockets';
+import { newRedisPrefix, postgresDb, RestClient, sleep, TEST_ENV, type TestDb } from '../support';
 
 export const ROOT = join(__dirname, '..', '..');
 const DIST_MAIN = join(ROOT, 'dist', 'src', 'main.js');
@@ -226,7 +223,7 @@ export interface Cluster {
   /** Environment shared by every replica of this cluster. */
   env: Record<string, string>;
   replicas: Replica[];
-  api: Api;
+  api: RestClient;
   adminToken: string;
 }
 
@@ -236,25 +233,24 @@ export interface Cluster {
  */
 export async function startCluster(n: number, redisUrl: string): Promise<Cluster> {
   const db = await postgresDb();
-  const env = {
-    ...db.env,
-    NODE_ENV: 'test',
-    JWT_SECRET: 'cluster-test-secret-that-is-long-enough-for-hs256',
-    LOG_LEVEL: 'warn',
-    SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}ms`,
-    BCRYPT_ROUNDS: '4',
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: `ectest-${randomBytes(4).toString('hex')}`,
-  };
+  const env = replicaEnv({ ...db.env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: newRedisPrefix() });
   const first = await Replica.start('r1', env);
   const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => Replica.start(`r${i + 2}`, env)));
-  const api = new Api(first.url);
+  const api = new RestClient(first.url);
   const login = await api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
   if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${login.text}`);
   return { db, env, replicas: [first, ...rest], api, adminToken: login.body.token };
 }
 
 export const SHUTDOWN_TIMEOUT_MS = 5_000;
+
+/**
+ * The environment of a separate-process replica: the kit's test environment, warnings logged (a
+ * child's tail is printed when it fails), a shutdown deadline the SIGTERM tests wait on, `overrides` last.
+ */
+export function replicaEnv(overrides: Record<string, string>): Record<string, string> {
+  return { ...TEST_ENV, LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}ms`, ...overrides };
+}
 
 /** `describe` when PostgreSQL and Redis are configured; otherwise `describe.skip` with a loud warning. */
 export function describeCluster(suite: string): jest.Describe {

@@ -7,7 +7,7 @@
  * is left behind the published mark, so the other replica's next commit delivers it first (and the
  * cut-off replica sweeps the rest when it is back).
  */
-import { sleep } from '../helpers/sockets';
+import { createAgent, createHuman, sleep } from '../support';
 import { describeCluster, ensureBuilt, killAll, RedisProxy, Replica, startCluster, type Cluster } from './processes';
 import { ackedCount, crossTraffic, expectAllStored, expectDeliveredOnceInOrder, lateIds, Roamer, settle, storedButUndelivered, untilAcked } from './roamer';
 
@@ -39,8 +39,8 @@ describeCluster('cluster/redis-partition')('one replica cut off from Redis while
     const urls = [cluster.replicas[0].url, cutOff.url];
     const clients: Roamer[] = [];
     for (let i = 0; i < 2; i++) {
-      const m = await api.human(adminToken, `${tag}member${i}`);
-      const a = await api.agent(adminToken, `${tag}agent${i}`);
+      const m = await createHuman(api, adminToken, `${tag}member${i}`);
+      const a = await createAgent(api, adminToken, `${tag}agent${i}`);
       clients.push(new Roamer(`${tag}member${i}`, 'chat', m.user.id, m.token, urls, i));
       clients.push(new Roamer(`${tag}agent${i}`, 'agents', a.agent.id, a.token, urls, i));
     }

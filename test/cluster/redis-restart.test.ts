@@ -9,8 +9,7 @@
 import Redis from 'ioredis';
 import { describeCluster, ensureBuilt, killAll, OwnRedis, startCluster, type Cluster, type Replica } from './processes';
 import { ackedCount, ackLatency, crossTraffic, expectAllStored, expectDeliveredOnceInOrder, lateIds, maxAckedId, Roamer, settle, storedButUndelivered, untilAcked } from './roamer';
-import { sleep } from '../helpers/sockets';
-import { eventually } from '../realtime/support';
+import { createAgent, createHuman, eventually, sleep } from '../support';
 
 /** Polls /readyz on every replica until each answers `status`; resolves with the time it took. */
 async function readiness(replicas: Replica[], status: number, timeoutMs: number): Promise<number> {
@@ -46,8 +45,8 @@ describeCluster('cluster/redis-restart')('Redis restart under traffic (two repli
     const urls = replicas.map((r) => r.url);
     const people: Roamer[] = [];
     for (let i = 0; i < 2; i++) {
-      const m = await api.human(adminToken, `${tag}-member${i}`);
-      const a = await api.agent(adminToken, `${tag}-agent${i}`);
+      const m = await createHuman(api, adminToken, `${tag}-member${i}`);
+      const a = await createAgent(api, adminToken, `${tag}-agent${i}`);
       people.push(new Roamer(`${tag}-member${i}`, 'chat', m.user.id, m.token, urls, i));
       people.push(new Roamer(`${tag}-agent${i}`, 'agents', a.agent.id, a.token, urls, i));
     }

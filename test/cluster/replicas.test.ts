@@ -6,15 +6,11 @@
  * ADM2 on R1 and the /monitor MON on R3; carol (admin) on R1; bot (agent) with X on R2 and X3 on R3;
  * bot2 (agent) on R1. Every test starts with empty recordings and uses its own payloads.
  */
-import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Envelope } from '../../src/shared/protocol';
-import { createDb, type TestDb } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
+import { closeAll, createAgent, createDb, createHuman, eventually, newRedisPrefix, redisUrl, expectRefused, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, type TestDb } from '../support';
 import { describeCluster } from './processes';
-import { closeAll, eventually, expectRefused, okAck, open, openWith, refusal, sleep, type RtClient } from '../realtime/support';
 
-const redisUrl = process.env.REDIS_URL;
 const run = describeCluster('cluster/replicas');
 
 type Person = { user: { id: number; username: string }; token: string };
@@ -23,43 +19,43 @@ type Bot = { agent: { id: number; username: string }; token: string };
 const chatWith = (payload: string) => (e: Envelope) => e.type === 'CHAT' && e.payload === payload;
 const presenceOf = (id: number, online?: boolean) => (e: Envelope) =>
   e.type === 'PRESENCE' && (e.payload as { id: number }).id === id && (online === undefined || (e.payload as { online: boolean }).online === online);
-const count = (c: RtClient, match: (e: Envelope) => boolean) => c.received.filter(match).length;
+const count = (c: TestClient, match: (e: Envelope) => boolean) => c.received.filter(match).length;
 
 /** Waits for the first copy everywhere, then a little longer, and checks each got exactly one. */
-async function expectOnceEach(clients: RtClient[], match: (e: Envelope) => boolean, settleMs = 400): Promise<Envelope[]> {
+async function expectOnceEach(clients: TestClient[], match: (e: Envelope) => boolean, settleMs = 400): Promise<Envelope[]> {
   const got = await Promise.all(clients.map((c) => c.waitFor(match, 5_000)));
   await sleep(settleMs);
   expect(clients.map((c) => count(c, match))).toEqual(clients.map(() => 1));
   return got;
 }
 
-function expectNoneNow(clients: RtClient[], match: (e: Envelope) => boolean): void {
+function expectNoneNow(clients: TestClient[], match: (e: Envelope) => boolean): void {
   expect(clients.map((c) => count(c, match))).toEqual(clients.map(() => 0));
 }
 
 run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)', () => {
   let db: TestDb;
   let keyPrefix: string;
-  let R1: TestServer, R2: TestServer, R3: TestServer;
+  let R1: TestApp, R2: TestApp, R3: TestApp;
   let admin: Person, carol: Person, alice: Person, bob: Person, bot: Bot, bot2: Bot;
-  let A1: RtClient, A2: RtClient, B: RtClient, ADM: RtClient, ADM2: RtClient, MON: RtClient, C: RtClient, X: RtClient, X3: RtClient, Y: RtClient;
+  let A1: TestClient, A2: TestClient, B: TestClient, ADM: TestClient, ADM2: TestClient, MON: TestClient, C: TestClient, X: TestClient, X3: TestClient, Y: TestClient;
   const everyone = () => [A1, A2, B, ADM, ADM2, MON, C, X, X3, Y];
-  const except = (...skip: RtClient[]) => everyone().filter((c) => !skip.includes(c));
+  const except = (...skip: TestClient[]) => everyone().filter((c) => !skip.includes(c));
   const humansAndMonitor = () => [A1, A2, B, ADM, ADM2, MON, C];
 
   beforeAll(async () => {
     db = await createDb('postgres');
-    keyPrefix = `ectest-${randomBytes(4).toString('hex')}`;
-    const env = { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: keyPrefix };
-    R1 = await startServer('postgres', env, db);
-    [R2, R3] = await Promise.all([startServer('postgres', env, db), startServer('postgres', env, db)]);
+    keyPrefix = newRedisPrefix();
+    const redis = { prefix: keyPrefix };
+    R1 = await startTestApp({ db, redis });
+    [R2, R3] = await Promise.all([startTestApp({ db, redis }), startTestApp({ db, redis })]);
     const login = await R1.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     admin = { user: login.body.user, token: login.body.token };
-    carol = await R1.api.human(R1.adminToken, 'carol', 'ADMIN');
-    alice = await R1.api.human(R1.adminToken, 'alice');
-    bob = await R2.api.human(R2.adminToken, 'bob');
-    bot = await R3.api.agent(R3.adminToken, 'bot');
-    bot2 = await R1.api.agent(R1.adminToken, 'bot2');
+    carol = await createHuman(R1.api, R1.adminToken, 'carol', 'ADMIN');
+    alice = await createHuman(R1.api, R1.adminToken, 'alice');
+    bob = await createHuman(R2.api, R2.adminToken, 'bob');
+    bot = await createAgent(R3.api, R3.adminToken, 'bot');
+    bot2 = await createAgent(R1.api, R1.adminToken, 'bot2');
     [A1, A2, B, ADM, ADM2, MON, C, X, X3, Y] = await Promise.all([
       openWith(R1.url, 'chat', alice.token),
       openWith(R2.url, 'chat', alice.token),
@@ -158,7 +154,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
 
   describe('presence across replicas (PROTOCOL §4)', () => {
     it('announces online once when the first socket connects anywhere and offline once when the last leaves, whatever the replicas', async () => {
-      const bot3 = await R2.api.agent(admin.token, 'bot3');
+      const bot3 = await createAgent(R2.api, admin.token, 'bot3');
       const first = await openWith(R1.url, 'agents', bot3.token);
       await expectOnceEach(humansAndMonitor(), presenceOf(bot3.agent.id, true));
       expect((await R3.api.get(`/api/users/${bot3.agent.id}`, admin.token)).body.online).toBe(true);
@@ -189,7 +185,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
 
   describe('disconnect-on-revoke across replicas', () => {
     it('DELETE /api/users/:id on R3 drops the member’s sockets on R1 and R2; their JWT is refused on every replica', async () => {
-      const dave = await R1.api.human(admin.token, 'dave');
+      const dave = await createHuman(R1.api, admin.token, 'dave');
       const d1 = await openWith(R1.url, 'chat', dave.token);
       const d2 = await openWith(R2.url, 'chat', dave.token);
       expect((await R3.api.delete(`/api/users/${dave.user.id}`, admin.token)).status).toBe(204);
@@ -199,7 +195,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     });
 
     it('a CHAT to a user just deleted on another replica is refused with NOT_FOUND, even when the sender’s replica looked them up before', async () => {
-      const erin = await R1.api.human(admin.token, 'erin-gone');
+      const erin = await createHuman(R1.api, admin.token, 'erin-gone');
       okAck(await A1.send({ type: 'CHAT', target_id: erin.user.id, payload: 'before delete' }));
       expect((await R3.api.delete(`/api/users/${erin.user.id}`, admin.token)).status).toBe(204);
       await sleep(200);
@@ -207,7 +203,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     });
 
     it('a deletion whose notice a replica missed (its Redis subscriber was down) is noticed once that replica’s Redis comes back', async () => {
-      const fred = await R1.api.human(admin.token, 'fred-missed');
+      const fred = await createHuman(R1.api, admin.token, 'fred-missed');
       okAck(await A1.send({ type: 'CHAT', target_id: fred.user.id, payload: 'cached' }));
       // Deleted behind every replica's back, as if the notice had been lost during an outage: R1 still
       // routes from its cache.
@@ -228,7 +224,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     });
 
     it('DELETE /api/users/agents/:id on R1 drops the agent’s sockets on R2 and R3', async () => {
-      const bot4 = await R1.api.agent(admin.token, 'bot4');
+      const bot4 = await createAgent(R1.api, admin.token, 'bot4');
       const s2 = await openWith(R2.url, 'agents', bot4.token);
       const s3 = await openWith(R3.url, 'agents', bot4.token);
       expect((await R1.api.delete(`/api/users/agents/${bot4.agent.id}`, admin.token)).status).toBe(204);
@@ -238,7 +234,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     });
 
     it('PATCH /api/users/agents/:id/token on R1 drops the old token’s socket on R3; the old token is refused, the new one works, on any replica', async () => {
-      const bot5 = await R1.api.agent(admin.token, 'bot5');
+      const bot5 = await createAgent(R1.api, admin.token, 'bot5');
       const s3 = await openWith(R3.url, 'agents', bot5.token);
       const rotated = await R1.api.patch(`/api/users/agents/${bot5.agent.id}/token`, {}, admin.token);
       expect(rotated.status).toBe(200);
@@ -252,7 +248,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
 
   describe('replay on another replica (PROTOCOL §5)', () => {
     it('a member that leaves R1 and comes back on R3 with last_id gets what was sent via R2 meanwhile, in order, then replay:done, then live — once each', async () => {
-      const fay = await R1.api.human(admin.token, 'fay');
+      const fay = await createHuman(R1.api, admin.token, 'fay');
       const onR1 = await openWith(R1.url, 'chat', fay.token);
       const first = okAck(await X.send({ type: 'CHAT', target_id: fay.user.id, payload: 'seen live' }));
       await onR1.waitFor(chatWith('seen live'));
@@ -292,7 +288,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     }
 
     it('the next replica to commit delivers the stranded message first: the target gets both, in id order, so last_id never jumps over it', async () => {
-      const gil = await R1.api.human(admin.token, 'gil');
+      const gil = await createHuman(R1.api, admin.token, 'gil');
       const onR3 = await openWith(R3.url, 'chat', gil.token);
       const stranded = await sendWhileR1Dies({ type: 'CHAT', target_id: gil.user.id, payload: 'stranded' });
       expect(stranded.ok).toBe(false);
@@ -314,7 +310,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     });
 
     it('in a quiet moment, an idle replica sweeps the stranded message to its target within seconds, with no other traffic', async () => {
-      const hal = await R1.api.human(admin.token, 'hal');
+      const hal = await createHuman(R1.api, admin.token, 'hal');
       const onR2 = await openWith(R2.url, 'chat', hal.token);
       expect((await sendWhileR1Dies({ type: 'CHAT', target_id: hal.user.id, payload: 'quiet stranded' })).ok).toBe(false);
       const got = await onR2.waitFor(chatWith('quiet stranded'), 15_000);

@@ -8,7 +8,7 @@
 import { Client } from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, Envelope } from '../../src/shared/protocol';
-import { sleep } from '../helpers/sockets';
+import { sleep } from '../support';
 
 export interface Sent {
   id: number;

@@ -6,7 +6,7 @@
  * within 35 seconds (PROTOCOL §4: 30 s, plus slack for the test's own polling).
  */
 import type { Envelope } from '../../src/shared/protocol';
-import { closeAll, openWith, sleep, type RtClient } from '../realtime/support';
+import { closeAll, createAgent, createHuman, openWith, sleep, type TestClient } from '../support';
 import { describeCluster, ensureBuilt, killAll, startCluster, type Cluster } from './processes';
 import { ackedCount, expectAllStored, Roamer, settle, traffic, untilAcked } from './roamer';
 
@@ -35,16 +35,16 @@ describeCluster('cluster/sigkill')('SIGKILL of one replica of three while messag
     // Three members and three agents, two of each starting on every replica (member i on replica i,
     // agent i on replica i+1), so that the victim holds senders and targets of both kinds.
     for (let i = 0; i < 3; i++) {
-      const m = await api.human(adminToken, `member${i}`);
-      const a = await api.agent(adminToken, `agent${i}`);
+      const m = await createHuman(api, adminToken, `member${i}`);
+      const a = await createAgent(api, adminToken, `agent${i}`);
       roamers.push(new Roamer(`member${i}`, 'chat', m.user.id, m.token, urls, i));
       roamers.push(new Roamer(`agent${i}`, 'agents', a.agent.id, a.token, urls, (i + 1) % 3));
     }
     await Promise.all(roamers.map((r) => r.start()));
     // A pinned agent that lives only on the victim (no reconnection): it must go offline.
-    const ghost = await api.agent(adminToken, 'ghost');
+    const ghost = await createAgent(api, adminToken, 'ghost');
     const ghostSocket = await openWith(victim.url, 'agents', ghost.token);
-    const monitor: RtClient = await openWith(replicas[0].url, 'monitor', adminToken);
+    const monitor: TestClient = await openWith(replicas[0].url, 'monitor', adminToken);
     await sleep(500);
 
     const members = roamers.filter((r) => r.nsp === 'chat');

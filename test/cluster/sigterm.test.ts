@@ -4,7 +4,7 @@
  * exit (code 0) within SHUTDOWN_TIMEOUT, and its clients must land on the other replicas and lose
  * nothing that was acked (replay with last_id), with no duplicate and in id order.
  */
-import { sleep } from '../helpers/sockets';
+import { createAgent, createHuman, sleep } from '../support';
 import { describeCluster, ensureBuilt, killAll, SHUTDOWN_TIMEOUT_MS, startCluster, type Cluster, type Replica } from './processes';
 import { ackedCount, ackLatency, expectAllStored, Roamer, settle, storedButUndelivered, traffic, untilAcked } from './roamer';
 
@@ -46,7 +46,7 @@ describeCluster('cluster/sigterm')('SIGTERM of a replica with clients connected'
       ['m2', 'chat', 1], ['g2', 'agents', 1], ['m3', 'chat', 2], ['g3', 'agents', 2],
     ];
     for (const [name, nsp, start] of spec) {
-      const who = nsp === 'chat' ? await api.human(adminToken, name) : await api.agent(adminToken, name);
+      const who = nsp === 'chat' ? await createHuman(api, adminToken, name) : await createAgent(api, adminToken, name);
       const id = 'user' in who ? who.user.id : who.agent.id;
       clients.push(new Roamer(name, nsp, id, who.token, urls, start));
     }

@@ -1,32 +1,28 @@
-import { randomBytes } from 'node:crypto';
-import { createDb, postgresUrl, type TestDb } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, expectNothing } from '../helpers/sockets';
+import { closeAll, connect, createAgent, createDb, createHuman, expectNothing, newRedisPrefix, postgresUrl, redisUrl, startTestApp, type TestApp, type TestDb } from '../support';
 
-const redisUrl = process.env.REDIS_URL;
 const run = redisUrl && postgresUrl ? describe : describe.skip;
 if (!run) console.warn('[cluster smoke] SKIPPED: set DATABASE_URL and REDIS_URL');
 
 run('two replicas in one process over Redis', () => {
   let db: TestDb;
-  let a: TestServer;
-  let b: TestServer;
+  let a: TestApp;
+  let b: TestApp;
   beforeAll(async () => {
     db = await createDb('postgres');
-    const env = { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: `ectest-${randomBytes(4).toString('hex')}` };
-    a = await startServer('postgres', env, db);
-    b = await startServer('postgres', env, db);
+    const redis = { prefix: newRedisPrefix() };
+    a = await startTestApp({ db, redis });
+    b = await startTestApp({ db, redis });
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await a?.close();
     await b?.close();
     await db?.drop();
   });
 
   it('routes a CHAT from a member on A to an agent on B and echoes to the member on B', async () => {
-    const member = await a.api.human(a.adminToken, 'alice');
-    const agent = await a.api.agent(a.adminToken, 'bot');
+    const member = await createHuman(a.api, a.adminToken, 'alice');
+    const agent = await createAgent(a.api, a.adminToken, 'bot');
     const mA = await connect(a.url, 'chat', { token: member.token });
     const mB = await connect(b.url, 'chat', { token: member.token });
     const monitorB = await connect(b.url, 'monitor', { token: b.adminToken });

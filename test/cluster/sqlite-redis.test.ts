@@ -5,14 +5,9 @@
  * the replica hears the answer. The replica publishes again only what did not run: every acked
  * message reaches its target once, in id order.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { Api } from '../helpers/api';
-import { sleep } from '../helpers/sockets';
-import { ensureBuilt, killAll, RedisProxy, Replica } from './processes';
+import { createAgent, createHuman, newRedisPrefix, RestClient, sleep, sqliteDb } from '../support';
+import { ensureBuilt, killAll, RedisProxy, Replica, replicaEnv } from './processes';
 import { ackedCount, crossTraffic, expectDeliveredOnceInOrder, Roamer, settle, untilAcked } from './roamer';
 
 const suite = 'cluster/sqlite-redis';
@@ -20,28 +15,19 @@ const run = process.env.REDIS_URL ? describe : describe.skip;
 if (!process.env.REDIS_URL) process.stderr.write(`\n[${suite}] SKIPPED: needs REDIS_URL; nothing was tested\n`);
 
 run('one replica on SQLite with Redis', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'echocenter-sqlite-redis-'));
-  const prefix = `ectest-${randomBytes(4).toString('hex')}`;
+  const db = sqliteDb();
+  const prefix = newRedisPrefix();
   let proxy: RedisProxy;
   let replica: Replica;
-  let api: Api;
+  let api: RestClient;
   let adminToken: string;
   const clients: Roamer[] = [];
 
   beforeAll(async () => {
     await ensureBuilt();
     proxy = await RedisProxy.start(process.env.REDIS_URL!);
-    replica = await Replica.start('sqlite', {
-      NODE_ENV: 'test',
-      DB_DRIVER: 'sqlite',
-      SQLITE_PATH: join(dir, 'echocenter.db'),
-      JWT_SECRET: 'cluster-test-secret-that-is-long-enough-for-hs256',
-      LOG_LEVEL: 'warn',
-      BCRYPT_ROUNDS: '4',
-      REDIS_URL: proxy.url,
-      REDIS_KEY_PREFIX: prefix,
-    });
-    api = new Api(replica.url);
+    replica = await Replica.start('sqlite', replicaEnv({ ...db.env, REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix }));
+    api = new RestClient(replica.url);
     const login = await api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     adminToken = login.body.token;
   }, 180_000);
@@ -50,15 +36,15 @@ run('one replica on SQLite with Redis', () => {
     for (const c of clients) c.close();
     await killAll();
     await proxy?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await db.drop();
   }, 30_000);
 
   /** Two members and two agents, connected, talking to each other (crossTraffic); after 20 acks. */
   async function cast(tag: string): Promise<{ people: Roamer[]; flow: ReturnType<typeof crossTraffic> }> {
     const people: Roamer[] = [];
     for (let i = 0; i < 2; i++) {
-      const m = await api.human(adminToken, `${tag}member${i}`);
-      const a = await api.agent(adminToken, `${tag}agent${i}`);
+      const m = await createHuman(api, adminToken, `${tag}member${i}`);
+      const a = await createAgent(api, adminToken, `${tag}agent${i}`);
       people.push(new Roamer(`${tag}member${i}`, 'chat', m.user.id, m.token, [replica.url]));
       people.push(new Roamer(`${tag}agent${i}`, 'agents', a.agent.id, a.token, [replica.url]));
     }

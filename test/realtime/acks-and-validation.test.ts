@@ -1,24 +1,22 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, expectNoneOf, expectRefused, ISO_MS, okAck, openWith, rowCounts, times, withPayload, type RtClient } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, expectNoneOf, expectRefused, ISO_MS, okAck, openWith, rowCounts, startTestApp, type TestApp, type TestClient, times, warnIfPostgresSkipped, withPayload } from '../support';
 
 const MAX = 1024;
 const ENVELOPE_KEYS = ['id', 'local_id', 'payload', 'reply_to', 'sender_id', 'sender_name', 'sender_role', 'stream_id', 'target_id', 'timestamp', 'type'];
 
 describe.each(dbKinds())('message acks and validation (PROTOCOL §3.1, §3.3) on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let alice: { user: { id: number }; token: string };
   let bob: { user: { id: number }; token: string };
   let bot: { agent: { id: number }; token: string };
-  let A1: RtClient, A2: RtClient, B: RtClient, X: RtClient;
+  let A1: TestClient, A2: TestClient, B: TestClient, X: TestClient;
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/acks-and-validation');
-    s = await startServer(kind, { MAX_PAYLOAD_BYTES: String(MAX) });
-    alice = await s.api.human(s.adminToken, 'alice');
-    bob = await s.api.human(s.adminToken, 'bob');
-    bot = await s.api.agent(s.adminToken, 'ackbot');
+    s = await startTestApp({ db: kind, env: { MAX_PAYLOAD_BYTES: String(MAX) } });
+    alice = await createHuman(s.api, s.adminToken, 'alice');
+    bob = await createHuman(s.api, s.adminToken, 'bob');
+    bot = await createAgent(s.api, s.adminToken, 'ackbot');
     [A1, A2, B, X] = await Promise.all([
       openWith(s.url, 'chat', alice.token),
       openWith(s.url, 'chat', alice.token),

@@ -1,7 +1,5 @@
 import type { Ack } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, okAck, open, openWith, rowCounts, sleep, storedMessages, times, withPayload, type RtClient } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, okAck, open, openWith, rowCounts, sleep, startTestApp, storedMessages, type TestApp, type TestClient, times, warnIfPostgresSkipped, withPayload } from '../support';
 
 /** Values that are wrong wherever an id, a type or a string is expected. */
 const JUNK: unknown[] = [
@@ -88,7 +86,7 @@ function agentFrames(target: number): unknown[] {
 }
 
 describe.each(dbKinds())('bad input on the message event on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let mallory: { user: { id: number }; token: string };
   let malbot: { agent: { id: number }; token: string };
   let bob: { user: { id: number }; token: string };
@@ -97,17 +95,17 @@ describe.each(dbKinds())('bad input on the message event on %s', (kind) => {
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/bad-input');
     // A generous limit, so that every frame reaches validation instead of the rate limiter.
-    s = await startServer(kind, { SOCKET_RATE_LIMIT: '100000/s,100000' });
-    mallory = await s.api.human(s.adminToken, 'mallory');
-    malbot = await s.api.agent(s.adminToken, 'malbot');
-    bob = await s.api.human(s.adminToken, 'bob');
-    bot = await s.api.agent(s.adminToken, 'goodbot');
+    s = await startTestApp({ db: kind, env: { SOCKET_RATE_LIMIT: '100000/s,100000' } });
+    mallory = await createHuman(s.api, s.adminToken, 'mallory');
+    malbot = await createAgent(s.api, s.adminToken, 'malbot');
+    bob = await createHuman(s.api, s.adminToken, 'bob');
+    bot = await createAgent(s.api, s.adminToken, 'goodbot');
   });
   afterEach(() => closeAll());
   afterAll(() => s?.close());
 
   /** bob and goodbot talk while the storm runs; returns their acked ids once done. */
-  async function honestTraffic(b: RtClient, x: RtClient, rounds: number): Promise<number[]> {
+  async function honestTraffic(b: TestClient, x: TestClient, rounds: number): Promise<number[]> {
     const ids: number[] = [];
     for (let i = 0; i < rounds; i++) {
       ids.push(okAck(await b.send({ type: 'CHAT', target_id: bot.agent.id, payload: `honest b ${i}` })).id!);

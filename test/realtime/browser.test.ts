@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, okAck, openWith, withPayload } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, okAck, openWith, startTestApp, type TestApp, warnIfPostgresSkipped, withPayload } from '../support';
 
 /** What the page's script puts on `window` (the tests have no DOM typings). */
 interface PageApi {
@@ -81,12 +79,12 @@ const PAGE = `<!doctype html>
   });
 
   describe.each(dbKinds())('on %s', (kind) => {
-    let s: TestServer;
+    let s: TestApp;
     let page: Page;
 
     beforeAll(async () => {
       warnIfPostgresSkipped('realtime/browser');
-      s = await startServer(kind);
+      s = await startTestApp({ db: kind });
       page = await browser.newPage();
       // The page lives on the app's origin, so its fetch and Socket.IO calls are same-origin.
       await page.route(`${s.url}/browser-test`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
@@ -99,8 +97,8 @@ const PAGE = `<!doctype html>
     });
 
     it('loads /socket.io/socket.io.js, logs in through REST, connects to /chat and exchanges CHATs with an agent both ways', async () => {
-      await s.api.human(s.adminToken, 'browser-user', 'MEMBER', 'browser-password');
-      const bot = await s.api.agent(s.adminToken, 'browser-bot');
+      await createHuman(s.api, s.adminToken, 'browser-user', 'MEMBER', 'browser-password');
+      const bot = await createAgent(s.api, s.adminToken, 'browser-bot');
       const agent = await openWith(s.url, 'agents', bot.token);
       expect(await page.evaluate(() => typeof (globalThis as unknown as PageApi).io)).toBe('function');
 

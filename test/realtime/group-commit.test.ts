@@ -1,13 +1,12 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
+import { dbKinds, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 import type { NewMessage } from '../../src/messages/message-log.service';
 
 warnIfPostgresSkipped('group commit');
 
 describe.each(dbKinds())('message log group commit on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 

@@ -2,8 +2,7 @@ import { IncomingMessage } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Manager, type Socket as ClientSocket } from 'socket.io-client';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect } from '../helpers/sockets';
+import { closeAll, connect, createAgent, startTestApp, type TestApp } from '../support';
 
 // A connected socket keeps nothing of its handshake it no longer needs (src/hub/handshake-leftovers.ts):
 // that is memory per idle agent, and the credential.
@@ -22,19 +21,19 @@ function connected(socket: ClientSocket): Promise<void> {
 }
 
 describe('what a socket keeps of its handshake', () => {
-  let s: TestServer;
+  let s: TestApp;
   const managers: Manager[] = [];
   beforeAll(async () => {
-    s = await startServer('sqlite');
+    s = await startTestApp();
   });
   afterAll(async () => {
     for (const m of managers) m.engine?.close();
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 
   it('an agent socket drops its upgrade request and the auth payload, and still works', async () => {
-    const agent = await s.api.agent(s.adminToken, 'leftovers-agent');
+    const agent = await createAgent(s.api, s.adminToken, 'leftovers-agent');
     const client = await connect(s.url, 'agents', { token: agent.token });
     const server = s.app.hub.io.of('/agents').sockets.get(client.socket.id!)!;
     expect(server.request).not.toBeInstanceOf(IncomingMessage);
@@ -69,7 +68,7 @@ describe('what a socket keeps of its handshake', () => {
   });
 
   it('nothing keeps the upgrade request of a connected socket alive: it is garbage collected', async () => {
-    const agent = await s.api.agent(s.adminToken, 'leftovers-collected');
+    const agent = await createAgent(s.api, s.adminToken, 'leftovers-collected');
     let request: WeakRef<IncomingMessage> | undefined;
     const engine = s.app.hub.io.engine;
     const onConnection = (conn: { request: IncomingMessage }) => (request = new WeakRef(conn.request));
@@ -87,7 +86,7 @@ describe('what a socket keeps of its handshake', () => {
   });
 
   it('nor that of a long-polling connection that upgrades to a websocket', async () => {
-    const agent = await s.api.agent(s.adminToken, 'leftovers-upgraded');
+    const agent = await createAgent(s.api, s.adminToken, 'leftovers-upgraded');
     let upgrade: WeakRef<IncomingMessage> | undefined;
     const engine = s.app.hub.io.engine;
     const onHeaders = (_headers: unknown, req: IncomingMessage & { _query?: { transport?: string } }) => {

@@ -1,22 +1,20 @@
 import jwt from 'jsonwebtoken';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, open, openWith, refusal, times } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, open, openWith, refusal, startTestApp, type TestApp, times, warnIfPostgresSkipped } from '../support';
 
 const UNAUTHORIZED = { message: 'unauthorized', data: { code: 'UNAUTHORIZED' } };
 const FORBIDDEN = { message: 'forbidden', data: { code: 'FORBIDDEN' } };
 const SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
 
 describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let member: { user: { id: number }; token: string };
   let agent: { agent: { id: number }; token: string };
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/handshake');
-    s = await startServer(kind);
-    member = await s.api.human(s.adminToken, 'hs-member');
-    agent = await s.api.agent(s.adminToken, 'hs-agent');
+    s = await startTestApp({ db: kind });
+    member = await createHuman(s.api, s.adminToken, 'hs-member');
+    agent = await createAgent(s.api, s.adminToken, 'hs-agent');
   });
   afterEach(() => closeAll());
   afterAll(() => s?.close());
@@ -111,7 +109,7 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
     });
 
     it("refuses a deleted user's JWT at once", async () => {
-      const gone = await s.api.human(s.adminToken, 'hs-deleted');
+      const gone = await createHuman(s.api, s.adminToken, 'hs-deleted');
       const del = await s.api.delete(`/api/users/${gone.user.id}`, s.adminToken);
       expect(del.status).toBe(204);
       expect(await refusal(s.url, 'chat', { auth: { token: gone.token } })).toEqual(UNAUTHORIZED);
@@ -119,13 +117,13 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
     });
 
     it("refuses a deleted admin on /monitor as unauthorized, not forbidden", async () => {
-      const gone = await s.api.human(s.adminToken, 'hs-deleted-admin', 'ADMIN');
+      const gone = await createHuman(s.api, s.adminToken, 'hs-deleted-admin', 'ADMIN');
       expect((await s.api.delete(`/api/users/${gone.user.id}`, s.adminToken)).status).toBe(204);
       expect(await refusal(s.url, 'monitor', { auth: { token: gone.token } })).toEqual(UNAUTHORIZED);
     });
 
     it('refuses a rotated agent token and accepts the new one', async () => {
-      const bot = await s.api.agent(s.adminToken, 'hs-rotated');
+      const bot = await createAgent(s.api, s.adminToken, 'hs-rotated');
       const rotated = await s.api.patch(`/api/users/agents/${bot.agent.id}/token`, undefined, s.adminToken);
       expect(rotated.status).toBe(200);
       expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
@@ -134,7 +132,7 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
     });
 
     it("refuses a deleted agent's token", async () => {
-      const bot = await s.api.agent(s.adminToken, 'hs-deleted-bot');
+      const bot = await createAgent(s.api, s.adminToken, 'hs-deleted-bot');
       expect((await s.api.delete(`/api/users/agents/${bot.agent.id}`, s.adminToken)).status).toBe(204);
       expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
     });

@@ -1,21 +1,19 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, expectNoneOf, okAck, openWith, storedMessages, times, withPayload } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, expectNoneOf, okAck, openWith, startTestApp, storedMessages, type TestApp, times, warnIfPostgresSkipped, withPayload } from '../support';
 
 type Person = { user: { id: number }; token: string };
 
 describe.each(dbKinds())('idempotent send by local_id (PROTOCOL §3.4) on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let alice: Person;
   let bob: Person;
   let bot: { agent: { id: number }; token: string };
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/idempotency');
-    s = await startServer(kind);
-    alice = await s.api.human(s.adminToken, 'alice');
-    bob = await s.api.human(s.adminToken, 'bob');
-    bot = await s.api.agent(s.adminToken, 'idembot');
+    s = await startTestApp({ db: kind });
+    alice = await createHuman(s.api, s.adminToken, 'alice');
+    bob = await createHuman(s.api, s.adminToken, 'bob');
+    bot = await createAgent(s.api, s.adminToken, 'idembot');
   });
   afterEach(() => closeAll());
   afterAll(() => s?.close());

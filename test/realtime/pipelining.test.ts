@@ -1,22 +1,20 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect } from '../helpers/sockets';
+import { closeAll, connect, createAgent, createHuman, dbKinds, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 warnIfPostgresSkipped('pipelining');
 
 describe.each(dbKinds())('one socket sending without waiting for acks on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 
   it('an agent streaming a reply: chunks, the final CHAT and CHAT_STREAM_END arrive in the order sent', async () => {
-    const member = await s.api.human(s.adminToken, `m-${kind}`);
-    const agent = await s.api.agent(s.adminToken, `a-${kind}`);
+    const member = await createHuman(s.api, s.adminToken, `m-${kind}`);
+    const agent = await createAgent(s.api, s.adminToken, `a-${kind}`);
     const m = await connect(s.url, 'chat', { token: member.token });
     const a = await connect(s.url, 'agents', { token: agent.token });
     const sends = [];
@@ -34,8 +32,8 @@ describe.each(dbKinds())('one socket sending without waiting for acks on %s', (k
   });
 
   it('a burst of CHATs from one socket is stored, delivered and acked in the order sent', async () => {
-    const member = await s.api.human(s.adminToken, `burst-${kind}`);
-    const peer = await s.api.human(s.adminToken, `peer-${kind}`);
+    const member = await createHuman(s.api, s.adminToken, `burst-${kind}`);
+    const peer = await createHuman(s.api, s.adminToken, `peer-${kind}`);
     const m = await connect(s.url, 'chat', { token: member.token });
     const p = await connect(s.url, 'chat', { token: peer.token });
     const acks = await Promise.all(Array.from({ length: 60 }, (_, i) => m.send({ type: 'CHAT', target_id: peer.user.id, payload: i })));
@@ -48,8 +46,8 @@ describe.each(dbKinds())('one socket sending without waiting for acks on %s', (k
   // Most CHATs (a known target, nothing waiting on the socket) are queued in the log at once, without
   // taking a turn in the socket's lane; these check that this never reorders a socket's messages.
   it('a CHAT queued at once is still delivered before the CHAT_STREAM_END sent right after it', async () => {
-    const member = await s.api.human(s.adminToken, `fast-m-${kind}`);
-    const agent = await s.api.agent(s.adminToken, `fast-a-${kind}`);
+    const member = await createHuman(s.api, s.adminToken, `fast-m-${kind}`);
+    const agent = await createAgent(s.api, s.adminToken, `fast-a-${kind}`);
     const m = await connect(s.url, 'chat', { token: member.token });
     const a = await connect(s.url, 'agents', { token: agent.token });
     expect((await a.send({ type: 'CHAT', target_id: member.user.id, payload: 'target is known now' })).ok).toBe(true);
@@ -67,9 +65,9 @@ describe.each(dbKinds())('one socket sending without waiting for acks on %s', (k
   });
 
   it('CHATs to targets not looked up yet, interleaved with CHATs to a known one, keep the order sent', async () => {
-    const member = await s.api.human(s.adminToken, `mixed-${kind}`);
-    const known = await s.api.human(s.adminToken, `mixed-known-${kind}`);
-    const fresh = await Promise.all(Array.from({ length: 10 }, (_, i) => s.api.human(s.adminToken, `mixed-new-${i}-${kind}`)));
+    const member = await createHuman(s.api, s.adminToken, `mixed-${kind}`);
+    const known = await createHuman(s.api, s.adminToken, `mixed-known-${kind}`);
+    const fresh = await Promise.all(Array.from({ length: 10 }, (_, i) => createHuman(s.api, s.adminToken, `mixed-new-${i}-${kind}`)));
     const m = await connect(s.url, 'chat', { token: member.token });
     expect((await m.send({ type: 'CHAT', target_id: known.user.id, payload: 'known now' })).ok).toBe(true);
     const sends = fresh.flatMap((f, i) => [

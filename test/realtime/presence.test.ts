@@ -1,21 +1,19 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { createDb, dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, expectNoneOf, ISO_MS, openWith, sleep, times, type RtClient } from './support';
+import { closeAll, createAgent, createDb, createHuman, dbKinds, expectNoneOf, ISO_MS, openWith, sleep, startTestApp, type TestApp, type TestClient, times, warnIfPostgresSkipped } from '../support';
 
 type View = { id: number; online: boolean; last_seen_at: string | null; [k: string]: unknown };
 
 describe.each(dbKinds())('PRESENCE (PROTOCOL §4) on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let member: { user: { id: number }; token: string };
-  let W: RtClient, ADMW: RtClient, MON: RtClient, Z: RtClient;
+  let W: TestClient, ADMW: TestClient, MON: TestClient, Z: TestClient;
   let zAgent: { agent: { id: number }; token: string };
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/presence');
-    s = await startServer(kind);
-    member = await s.api.human(s.adminToken, 'watcher');
-    zAgent = await s.api.agent(s.adminToken, 'bystander-bot');
+    s = await startTestApp({ db: kind });
+    member = await createHuman(s.api, s.adminToken, 'watcher');
+    zAgent = await createAgent(s.api, s.adminToken, 'bystander-bot');
     [W, ADMW, MON, Z] = await Promise.all([
       openWith(s.url, 'chat', member.token),
       openWith(s.url, 'chat', s.adminToken),
@@ -31,14 +29,14 @@ describe.each(dbKinds())('PRESENCE (PROTOCOL §4) on %s', (kind) => {
   const watchers = () => [W, ADMW, MON];
   const presenceOf = (id: number, online?: boolean) => (e: Envelope) =>
     e.type === 'PRESENCE' && (e.payload as View).id === id && (online === undefined || (e.payload as View).online === online);
-  const countOf = (c: RtClient, id: number) => c.received.filter(presenceOf(id)).length;
+  const countOf = (c: TestClient, id: number) => c.received.filter(presenceOf(id)).length;
   const agentView = async (id: number): Promise<View> => {
     const list = (await s.api.get('/api/users/agents?limit=200', member.token)).body as View[];
     return list.find((a) => a.id === id)!;
   };
 
   it('announces an agent’s first socket and its last socket leaving, not the sockets in between; stores last_seen_at', async () => {
-    const bot = await s.api.agent(s.adminToken, 'presence-bot');
+    const bot = await createAgent(s.api, s.adminToken, 'presence-bot');
     const id = bot.agent.id;
     expect(await agentView(id)).toMatchObject({ online: false, last_seen_at: null });
 
@@ -80,7 +78,7 @@ describe.each(dbKinds())('PRESENCE (PROTOCOL §4) on %s', (kind) => {
   });
 
   it('never sends PRESENCE to agents, neither the agent itself nor others', async () => {
-    const bot = await s.api.agent(s.adminToken, 'quiet-bot');
+    const bot = await createAgent(s.api, s.adminToken, 'quiet-bot');
     const a1 = await openWith(s.url, 'agents', bot.token);
     const a2 = await openWith(s.url, 'agents', bot.token);
     expect((await a1.send({ type: 'AGENT_STATUS', payload: { status: 'busy', report: 'r' } })).ok).toBe(true);
@@ -93,7 +91,7 @@ describe.each(dbKinds())('PRESENCE (PROTOCOL §4) on %s', (kind) => {
   });
 
   it('announces each of several agents once when they connect many sockets at the same time, and once when all leave', async () => {
-    const bots = await Promise.all(times(5, (i) => s.api.agent(s.adminToken, `crowd-${i}`)));
+    const bots = await Promise.all(times(5, (i) => createAgent(s.api, s.adminToken, `crowd-${i}`)));
     const sockets = await Promise.all(bots.flatMap((b) => times(3, () => openWith(s.url, 'agents', b.token))));
     for (const b of bots) await W.waitFor(presenceOf(b.agent.id, true));
     const list = (await s.api.get('/api/users/agents?limit=200', member.token)).body as View[];
@@ -112,13 +110,13 @@ describe.each(dbKinds())('PRESENCE (PROTOCOL §4) on %s', (kind) => {
   it('stores last_seen_at for every agent of a replica that shuts down while they are connected', async () => {
     // A replica of its own on a database that outlives it, read back through the next one.
     const db = await createDb(kind);
-    const first = await startServer(kind, {}, db);
-    const bots = await Promise.all(times(60, (i) => first.api.agent(first.adminToken, `draining-${i}`)));
+    const first = await startTestApp({ db });
+    const bots = await Promise.all(times(60, (i) => createAgent(first.api, first.adminToken, `draining-${i}`)));
     const sockets = await Promise.all(bots.map((b) => openWith(first.url, 'agents', b.token)));
     await first.close();
     for (const c of sockets) expect(await c.disconnected()).toBe('transport close');
 
-    const next = await startServer(kind, {}, db);
+    const next = await startTestApp({ db });
     try {
       const list = (await next.api.get('/api/users/agents?limit=200', next.adminToken)).body as View[];
       for (const b of bots) {

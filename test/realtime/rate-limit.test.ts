@@ -1,23 +1,21 @@
 import type { Ack } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, expectNoneOf, expectRefused, okAck, openWith, rowCounts, sleep, storedMessages, times, withPayload } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, expectNoneOf, expectRefused, okAck, openWith, rowCounts, sleep, startTestApp, storedMessages, type TestApp, times, warnIfPostgresSkipped, withPayload } from '../support';
 
 /** 5 messages a second, bursts of 10. */
 const LIMIT = '5/s,10';
 
 describe.each(dbKinds())(`per-socket rate limit (SOCKET_RATE_LIMIT=${LIMIT}) on %s`, (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let alice: { user: { id: number }; token: string };
   let bob: { user: { id: number }; token: string };
   let bot: { agent: { id: number }; token: string };
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/rate-limit');
-    s = await startServer(kind, { SOCKET_RATE_LIMIT: LIMIT });
-    alice = await s.api.human(s.adminToken, 'alice');
-    bob = await s.api.human(s.adminToken, 'bob');
-    bot = await s.api.agent(s.adminToken, 'limited-bot');
+    s = await startTestApp({ db: kind, env: { SOCKET_RATE_LIMIT: LIMIT } });
+    alice = await createHuman(s.api, s.adminToken, 'alice');
+    bob = await createHuman(s.api, s.adminToken, 'bob');
+    bot = await createAgent(s.api, s.adminToken, 'limited-bot');
   });
   afterEach(() => closeAll());
   afterAll(() => s?.close());

@@ -1,8 +1,6 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { checkConnection, startSenders, visibleTo } from './replay-support';
-import { closeAll, expectNoneOf, openWith, sleep, storedMessages, times } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, expectNoneOf, openWith, sleep, startTestApp, storedMessages, type TestApp, times, warnIfPostgresSkipped } from '../support';
+import { checkConnection, startSenders, visibleTo } from './replay-checks';
 
 type Person = { user: { id: number }; token: string };
 type Bot = { agent: { id: number }; token: string };
@@ -14,7 +12,7 @@ type Bot = { agent: { id: number }; token: string };
  * smaller id that commits late.
  */
 describe.each(dbKinds())('replay while others write concurrently on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let admin: Person;
   let alice: Person;
   let bob: Person;
@@ -24,14 +22,14 @@ describe.each(dbKinds())('replay while others write concurrently on %s', (kind) 
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/replay-concurrency');
-    s = await startServer(kind, { SOCKET_RATE_LIMIT: '100000/s,100000' });
+    s = await startTestApp({ db: kind, env: { SOCKET_RATE_LIMIT: '100000/s,100000' } });
     const login = await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     admin = { user: login.body.user, token: login.body.token };
-    alice = await s.api.human(s.adminToken, 'alice');
-    bob = await s.api.human(s.adminToken, 'bob');
-    carol = await s.api.human(s.adminToken, 'carol');
-    bot = await s.api.agent(s.adminToken, 'replaybot');
-    bot2 = await s.api.agent(s.adminToken, 'replaybot2');
+    alice = await createHuman(s.api, s.adminToken, 'alice');
+    bob = await createHuman(s.api, s.adminToken, 'bob');
+    carol = await createHuman(s.api, s.adminToken, 'carol');
+    bot = await createAgent(s.api, s.adminToken, 'replaybot');
+    bot2 = await createAgent(s.api, s.adminToken, 'replaybot2');
   });
   afterEach(() => closeAll());
   afterAll(() => s?.close());
@@ -114,14 +112,14 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
  * became visible after a larger one would be lost for good.
  */
 (dbKinds().includes('postgres') ? describe : describe.skip)('replay with concurrent writers on two replicas sharing one PostgreSQL', () => {
-  let a: TestServer;
-  let b: TestServer;
+  let a: TestApp;
+  let b: TestApp;
   let reader: Person;
 
   beforeAll(async () => {
-    a = await startServer('postgres', { SOCKET_RATE_LIMIT: '100000/s,100000' });
-    b = await startServer('postgres', { SOCKET_RATE_LIMIT: '100000/s,100000' }, a.db);
-    reader = await a.api.human(a.adminToken, 'reader');
+    a = await startTestApp({ db: 'postgres', env: { SOCKET_RATE_LIMIT: '100000/s,100000' } });
+    b = await startTestApp({ db: a.db, env: { SOCKET_RATE_LIMIT: '100000/s,100000' } });
+    reader = await createHuman(a.api, a.adminToken, 'reader');
   });
   afterEach(() => closeAll());
   afterAll(async () => {
@@ -134,8 +132,8 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
     (await storedMessages(a.app)).filter((m) => m.id > after && visibleTo(reader.user.id)(m)).map((m) => m.id);
 
   it('many writers on both replicas: the replays together are exactly the stored visible set, in order', async () => {
-    const writers = await Promise.all(times(4, (i) => a.api.human(a.adminToken, `writer${i}`)));
-    const bots = await Promise.all(times(2, (i) => a.api.agent(a.adminToken, `wbot${i}`)));
+    const writers = await Promise.all(times(4, (i) => createHuman(a.api, a.adminToken, `writer${i}`)));
+    const bots = await Promise.all(times(2, (i) => createAgent(a.api, a.adminToken, `wbot${i}`)));
     // Half the writers on each replica: two processes' transactions interleave in the database.
     const socks = await Promise.all([
       ...writers.map((w, i) => openWith(i % 2 ? b.url : a.url, 'chat', w.token)),
@@ -178,8 +176,8 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
       await sleep(400);
     };
     try {
-      const slowWriter = await a.api.human(a.adminToken, 'slow-writer');
-      const fastWriter = await a.api.human(a.adminToken, 'fast-writer');
+      const slowWriter = await createHuman(a.api, a.adminToken, 'slow-writer');
+      const fastWriter = await createHuman(a.api, a.adminToken, 'fast-writer');
       const slow = await openWith(b.url, 'chat', slowWriter.token);
       const fast = await openWith(a.url, 'chat', fastWriter.token);
       const start = await lastStoredId();

@@ -1,15 +1,13 @@
 import { ChatMessage } from '../../src/messages/chat-message.entity';
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { checkConnection, startSenders, visibleTo } from './replay-support';
-import { closeAll, expectNoneOf, okAck, open, openWith, sleep, storedMessages, withPayload, type RtClient } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, expectNoneOf, okAck, open, openWith, sleep, startTestApp, storedMessages, type TestApp, type TestClient, warnIfPostgresSkipped, withPayload } from '../support';
+import { checkConnection, startSenders, visibleTo } from './replay-checks';
 
 type Person = { user: { id: number }; token: string };
 type Bot = { agent: { id: number }; token: string };
 
 describe.each(dbKinds())('replay by auth.last_id (PROTOCOL §5) on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let admin: Person;
   let alice: Person;
   let bob: Person;
@@ -19,14 +17,14 @@ describe.each(dbKinds())('replay by auth.last_id (PROTOCOL §5) on %s', (kind) =
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/replay');
-    s = await startServer(kind, { SOCKET_RATE_LIMIT: '100000/s,100000' });
+    s = await startTestApp({ db: kind, env: { SOCKET_RATE_LIMIT: '100000/s,100000' } });
     const login = await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     admin = { user: login.body.user, token: login.body.token };
-    alice = await s.api.human(s.adminToken, 'alice');
-    bob = await s.api.human(s.adminToken, 'bob');
-    carol = await s.api.human(s.adminToken, 'carol');
-    bot = await s.api.agent(s.adminToken, 'replaybot');
-    bot2 = await s.api.agent(s.adminToken, 'replaybot2');
+    alice = await createHuman(s.api, s.adminToken, 'alice');
+    bob = await createHuman(s.api, s.adminToken, 'bob');
+    carol = await createHuman(s.api, s.adminToken, 'carol');
+    bot = await createAgent(s.api, s.adminToken, 'replaybot');
+    bot2 = await createAgent(s.api, s.adminToken, 'replaybot2');
   });
   afterEach(() => closeAll());
   afterAll(() => s?.close());
@@ -141,7 +139,7 @@ describe.each(dbKinds())('replay by auth.last_id (PROTOCOL §5) on %s', (kind) =
       { client: x, target: alice.user.id, tag: 'during x' },
       { client: x2, target: alice.user.id, tag: 'during x2' },
     ]);
-    let replayer: RtClient;
+    let replayer: TestClient;
     try {
       replayer = await openWith(s.url, 'chat', alice.token, { last_id: floor });
       await replayer.waitEvent('replay:done', 10_000);

@@ -1,21 +1,19 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, okAck, open, openWith, refusal, sleep, withPayload, type RtClient } from './support';
+import { closeAll, createAgent, createHuman, dbKinds, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, warnIfPostgresSkipped, withPayload } from '../support';
 
 const UNAUTHORIZED = { message: 'unauthorized', data: { code: 'UNAUTHORIZED' } };
 
 describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (kind) => {
-  let s: TestServer;
-  let bystanders: RtClient[];
+  let s: TestApp;
+  let bystanders: TestClient[];
   let keeper: { user: { id: number }; token: string };
   let keeperBot: { agent: { id: number }; token: string };
 
   beforeAll(async () => {
     warnIfPostgresSkipped('realtime/revoke');
-    s = await startServer(kind);
-    keeper = await s.api.human(s.adminToken, 'keeper');
-    keeperBot = await s.api.agent(s.adminToken, 'keeper-bot');
+    s = await startTestApp({ db: kind });
+    keeper = await createHuman(s.api, s.adminToken, 'keeper');
+    keeperBot = await createAgent(s.api, s.adminToken, 'keeper-bot');
   });
   beforeEach(async () => {
     bystanders = await Promise.all([
@@ -40,7 +38,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
   }
 
   it('DELETE /api/users/:id drops every socket of that member, only theirs, and refuses the reconnect', async () => {
-    const victim = await s.api.human(s.adminToken, 'victim');
+    const victim = await createHuman(s.api, s.adminToken, 'victim');
     const tabs = await Promise.all([openWith(s.url, 'chat', victim.token), openWith(s.url, 'chat', victim.token)]);
     expect((await s.api.delete(`/api/users/${victim.user.id}`, s.adminToken)).status).toBe(204);
     for (const t of tabs) expect(await t.disconnected()).toBe('io server disconnect');
@@ -49,7 +47,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
   });
 
   it('DELETE /api/users/:id of an admin drops their /chat and /monitor sockets', async () => {
-    const other = await s.api.human(s.adminToken, 'second-admin', 'ADMIN');
+    const other = await createHuman(s.api, s.adminToken, 'second-admin', 'ADMIN');
     const chat = await openWith(s.url, 'chat', other.token);
     const monitor = await openWith(s.url, 'monitor', other.token);
     expect((await s.api.delete(`/api/users/${other.user.id}`, s.adminToken)).status).toBe(204);
@@ -60,7 +58,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
   });
 
   it('DELETE /api/users/agents/:id drops every socket of that agent and refuses its token', async () => {
-    const bot = await s.api.agent(s.adminToken, 'doomed-bot');
+    const bot = await createAgent(s.api, s.adminToken, 'doomed-bot');
     const socks = await Promise.all([openWith(s.url, 'agents', bot.token), openWith(s.url, 'agents', bot.token)]);
     expect((await s.api.delete(`/api/users/agents/${bot.agent.id}`, s.adminToken)).status).toBe(204);
     for (const c of socks) expect(await c.disconnected()).toBe('io server disconnect');
@@ -69,7 +67,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
   });
 
   it('DELETE /api/users/:id works for agents too', async () => {
-    const bot = await s.api.agent(s.adminToken, 'doomed-bot-2');
+    const bot = await createAgent(s.api, s.adminToken, 'doomed-bot-2');
     const sock = await openWith(s.url, 'agents', bot.token);
     expect((await s.api.delete(`/api/users/${bot.agent.id}`, s.adminToken)).status).toBe(204);
     expect(await sock.disconnected()).toBe('io server disconnect');
@@ -77,7 +75,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
   });
 
   it('PATCH /api/users/agents/:id/token drops the sockets of the old token; the new token connects', async () => {
-    const bot = await s.api.agent(s.adminToken, 'rotating-bot');
+    const bot = await createAgent(s.api, s.adminToken, 'rotating-bot');
     const socks = await Promise.all([openWith(s.url, 'agents', bot.token), openWith(s.url, 'agents', bot.token)]);
     const [k] = bystanders;
     await k.waitFor((e) => e.type === 'PRESENCE' && (e.payload as { id: number; online: boolean }).id === bot.agent.id && (e.payload as { online: boolean }).online);
@@ -95,7 +93,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
   });
 
   it('a client with automatic reconnection stays out after its user is deleted', async () => {
-    const victim = await s.api.human(s.adminToken, 'reconnector');
+    const victim = await createHuman(s.api, s.adminToken, 'reconnector');
     const c = await open(s.url, 'chat', { auth: { token: victim.token }, reconnection: true, reconnectionDelay: 20 });
     expect((await s.api.delete(`/api/users/${victim.user.id}`, s.adminToken)).status).toBe(204);
     expect(await c.disconnected()).toBe('io server disconnect');
@@ -108,7 +106,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
   });
 
   it('a refused revocation disconnects nobody: the Butler (409) and a member id on the agents route (404)', async () => {
-    const member = await s.api.human(s.adminToken, 'not-an-agent');
+    const member = await createHuman(s.api, s.adminToken, 'not-an-agent');
     const sock = await openWith(s.url, 'chat', member.token);
     const butler = (await s.api.get('/api/users/butler', s.adminToken)).body;
     expect((await s.api.delete(`/api/users/agents/${butler.id}`, s.adminToken)).status).toBe(409);

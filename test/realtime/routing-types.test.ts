@@ -1,7 +1,6 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds } from '../helpers/db';
-import { useCast } from './cast';
-import { expectNoneOf, expectRefused, rowCounts } from './support';
+import { dbKinds, expectNoneOf, expectRefused, rowCounts } from '../support';
+import { useCast } from './routing-cast';
 
 describe.each(dbKinds())('who may send what, SYSTEM_LOG and AGENT_STATUS (PROTOCOL §3.2) on %s', (kind) => {
   const c = useCast(kind, 'realtime/routing-types');

@@ -1,7 +1,6 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { dbKinds } from '../helpers/db';
-import { useCast } from './cast';
-import { expectNoneOf, expectRefused, okAck, openWith, rowCounts, withPayload } from './support';
+import { createHuman, dbKinds, expectNoneOf, expectRefused, okAck, openWith, rowCounts, withPayload } from '../support';
+import { useCast } from './routing-cast';
 
 describe.each(dbKinds())('CHAT and CHAT_STREAM routing (PROTOCOL §3.2) on %s', (kind) => {
   const c = useCast(kind, 'realtime/routing');
@@ -100,7 +99,7 @@ describe.each(dbKinds())('CHAT and CHAT_STREAM routing (PROTOCOL §3.2) on %s', 
       const users = (await c.s.api.get('/api/users?limit=200', c.s.adminToken)).body as { id: number }[];
       const nextId = Math.max(...users.map((u) => u.id)) + 1;
       expectRefused(await c.A1.send({ type: 'CHAT', target_id: nextId, payload: 'too early' }), 'NOT_FOUND');
-      const late = await c.s.api.human(c.s.adminToken, 'latecomer');
+      const late = await createHuman(c.s.api, c.s.adminToken, 'latecomer');
       expect(late.user.id).toBe(nextId);
       const tab = await openWith(c.s.url, 'chat', late.token);
       okAck(await c.A1.send({ type: 'CHAT', target_id: nextId, payload: 'welcome' }));
@@ -108,7 +107,7 @@ describe.each(dbKinds())('CHAT and CHAT_STREAM routing (PROTOCOL §3.2) on %s', 
     });
 
     it('a CHAT to a user deleted a moment ago is NOT_FOUND', async () => {
-      const gone = await c.s.api.human(c.s.adminToken, 'short-lived');
+      const gone = await createHuman(c.s.api, c.s.adminToken, 'short-lived');
       okAck(await c.A1.send({ type: 'CHAT', target_id: gone.user.id, payload: 'hello short-lived' }));
       expect((await c.s.api.delete(`/api/users/${gone.user.id}`, c.s.adminToken)).status).toBe(204);
       expectRefused(await c.A1.send({ type: 'CHAT', target_id: gone.user.id, payload: 'too late' }), 'NOT_FOUND');

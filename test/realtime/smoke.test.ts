@@ -1,19 +1,18 @@
-import { connect, closeAllSockets, expectNothing } from '../helpers/sockets';
-import { startServer, type TestServer } from '../helpers/server';
+import { closeAll, connect, createAgent, createHuman, expectNothing, startTestApp, type TestApp } from '../support';
 
 describe('realtime smoke', () => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer('sqlite');
+    s = await startTestApp();
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 
   it('delivers a member CHAT to an agent and acks with the id', async () => {
-    const member = await s.api.human(s.adminToken, 'alice');
-    const agent = await s.api.agent(s.adminToken, 'bot');
+    const member = await createHuman(s.api, s.adminToken, 'alice');
+    const agent = await createAgent(s.api, s.adminToken, 'bot');
     const m1 = await connect(s.url, 'chat', { token: member.token });
     const m2 = await connect(s.url, 'chat', { token: member.token });
     const a = await connect(s.url, 'agents', { token: agent.token });

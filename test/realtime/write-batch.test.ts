@@ -1,12 +1,11 @@
 import type { Socket } from 'socket.io';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAllSockets, connect, type Client } from '../helpers/sockets';
+import { closeAll, connect, createAgent, createHuman, startTestApp, type TestApp, type TestClient } from '../support';
 
 // The frames a connection gets in one turn of the event loop (a commit group's deliveries and acks)
 // leave the server in one write (src/hub/write-batch.ts). Database-independent: SQLite only.
 
 /** Counts the writes the server makes on the TCP socket under a client's websocket. */
-function countWrites(s: TestServer, nsp: 'chat' | 'agents', client: Client): { writes: number } {
+function countWrites(s: TestApp, nsp: 'chat' | 'agents', client: TestClient): { writes: number } {
   const server = s.app.hub.io.of(`/${nsp}`).sockets.get(client.socket.id!) as Socket;
   const raw = (server.conn as unknown as { transport: { socket: { _socket: Record<string, (...a: unknown[]) => unknown> } } }).transport.socket._socket;
   const counter = { writes: 0 };
@@ -21,18 +20,18 @@ function countWrites(s: TestServer, nsp: 'chat' | 'agents', client: Client): { w
 }
 
 describe('frames of one event-loop turn go out in one write', () => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer('sqlite');
+    s = await startTestApp();
   });
   afterAll(async () => {
-    closeAllSockets();
+    closeAll();
     await s?.close();
   });
 
   it("a burst from one socket: its acks and the target's deliveries take far fewer writes than frames, in order", async () => {
-    const sender = await s.api.human(s.adminToken, 'burst-sender');
-    const peer = await s.api.human(s.adminToken, 'burst-peer');
+    const sender = await createHuman(s.api, s.adminToken, 'burst-sender');
+    const peer = await createHuman(s.api, s.adminToken, 'burst-peer');
     const m = await connect(s.url, 'chat', { token: sender.token });
     const p = await connect(s.url, 'chat', { token: peer.token });
     await m.send({ type: 'CHAT', target_id: peer.user.id, payload: 'warm-up' });
@@ -54,11 +53,11 @@ describe('frames of one event-loop turn go out in one write', () => {
   });
 
   it('many senders at once: the target gets their messages in fewer writes, each exactly once', async () => {
-    const target = await s.api.agent(s.adminToken, 'many-target');
+    const target = await createAgent(s.api, s.adminToken, 'many-target');
     const a = await connect(s.url, 'agents', { token: target.token });
     const senders = await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {
-        const u = await s.api.human(s.adminToken, `many-sender-${i}`);
+        const u = await createHuman(s.api, s.adminToken, `many-sender-${i}`);
         return connect(s.url, 'chat', { token: u.token });
       }),
     );

@@ -1,17 +1,15 @@
 /**
- * Helpers shared by the realtime suites: a socket.io client that records every event in arrival order
- * (so "replay before live" and "replay:done before live" can be asserted), handshake refusals, and
- * direct row counts for "nothing was stored".
+ * The one socket.io client of the suites: it records every event in arrival order (so "replay before
+ * live" and "replay:done before live" can be asserted), waits for a predicate over past and future
+ * events, and checks that nothing matching arrived. Also: handshake refusals and ack assertions.
  */
 import { io, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
-import type { App } from '../../src/app';
-import { ChatMessage } from '../../src/messages/chat-message.entity';
-import { SystemLog } from '../../src/messages/system-log.entity';
 import type { Ack, Envelope } from '../../src/shared/protocol';
-import { closeAllSockets, expectNothing, sleep } from '../helpers/sockets';
+import { sleep } from './waits';
 
-export type Nsp = 'chat' | 'agents' | 'monitor';
+export type Namespace = 'chat' | 'agents' | 'monitor';
 
+/** How a client connects: auth payload or callback, headers, query, reconnection. */
 export interface OpenOptions {
   auth?: Record<string, unknown> | ((cb: (data: object) => void) => void);
   extraHeaders?: Record<string, string>;
@@ -21,16 +19,17 @@ export interface OpenOptions {
   reconnectionDelay?: number;
 }
 
-export interface RtEvent {
+/** One event as the client received it. */
+export interface ClientEvent {
   event: string;
   data: unknown;
 }
 
 /** A socket that records everything it receives, in order. */
-export interface RtClient {
+export interface TestClient {
   socket: Socket;
   /** Every event received, in arrival order (`message`, `replay:done`, …). */
-  events: RtEvent[];
+  events: ClientEvent[];
   /** The `message` envelopes received, in arrival order. */
   readonly received: Envelope[];
   send(envelope: unknown): Promise<Ack>;
@@ -45,7 +44,7 @@ export interface RtClient {
 
 const sockets: Socket[] = [];
 
-function build(url: string, nsp: Nsp, opts: OpenOptions): RtClient {
+function build(url: string, nsp: Namespace, opts: OpenOptions): TestClient {
   const socketOpts: Partial<ManagerOptions & SocketOptions> = {
     auth: opts.auth ?? {},
     transports: ['websocket'],
@@ -57,8 +56,8 @@ function build(url: string, nsp: Nsp, opts: OpenOptions): RtClient {
   if (opts.reconnectionDelay !== undefined) socketOpts.reconnectionDelay = opts.reconnectionDelay;
   const socket = io(`${url}/${nsp}`, socketOpts);
   sockets.push(socket);
-  const events: RtEvent[] = [];
-  const waiters: { match: (ev: RtEvent) => boolean; resolve: (ev: RtEvent) => void }[] = [];
+  const events: ClientEvent[] = [];
+  const waiters: { match: (ev: ClientEvent) => boolean; resolve: (ev: ClientEvent) => void }[] = [];
   let disconnectReason: string | undefined;
   const record = (event: string, data: unknown) => {
     const ev = { event, data };
@@ -76,15 +75,15 @@ function build(url: string, nsp: Nsp, opts: OpenOptions): RtClient {
     disconnectReason = reason;
     record('disconnect', reason);
   });
-  const wait = (match: (ev: RtEvent) => boolean, timeoutMs: number, what: string) => {
+  const wait = (match: (ev: ClientEvent) => boolean, timeoutMs: number, what: string) => {
     const found = events.find(match);
     if (found) return Promise.resolve(found);
-    return new Promise<RtEvent>((resolve, reject) => {
+    return new Promise<ClientEvent>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiters.splice(waiters.findIndex((w) => w.resolve === done), 1);
         reject(new Error(`timed out waiting for ${what}`));
       }, timeoutMs);
-      const done = (ev: RtEvent) => {
+      const done = (ev: ClientEvent) => {
         clearTimeout(timer);
         resolve(ev);
       };
@@ -110,7 +109,7 @@ function build(url: string, nsp: Nsp, opts: OpenOptions): RtClient {
 }
 
 /** Opens a socket and resolves once connected; rejects with the connect_error. */
-export function open(url: string, nsp: Nsp, opts: OpenOptions = {}): Promise<RtClient> {
+export function open(url: string, nsp: Namespace, opts: OpenOptions = {}): Promise<TestClient> {
   const client = build(url, nsp, opts);
   return new Promise((resolve, reject) => {
     client.socket.once('connect', () => resolve(client));
@@ -121,18 +120,24 @@ export function open(url: string, nsp: Nsp, opts: OpenOptions = {}): Promise<RtC
   });
 }
 
+/** Shorthand: a socket with this `auth` payload (default `{}`) and no reconnection unless asked. */
+export function connect(url: string, nsp: Namespace, auth: Record<string, unknown> = {}, opts: { reconnection?: boolean } = {}): Promise<TestClient> {
+  return open(url, nsp, { auth, ...opts });
+}
+
 /** Shorthand: a socket authenticated with `auth.token` (and optional extra auth fields). */
-export function openWith(url: string, nsp: Nsp, token: string, extra: Record<string, unknown> = {}): Promise<RtClient> {
+export function openWith(url: string, nsp: Namespace, token: string, extra: Record<string, unknown> = {}): Promise<TestClient> {
   return open(url, nsp, { auth: { token, ...extra } });
 }
 
+/** A refused handshake: the connect_error's message and data. */
 export interface Refusal {
   message: string;
   data: unknown;
 }
 
 /** Expects the handshake to be refused and resolves with the connect_error's message and data. */
-export async function refusal(url: string, nsp: Nsp, opts: OpenOptions = {}): Promise<Refusal> {
+export async function refusal(url: string, nsp: Namespace, opts: OpenOptions = {}): Promise<Refusal> {
   try {
     const client = await open(url, nsp, opts);
     client.close();
@@ -143,21 +148,25 @@ export async function refusal(url: string, nsp: Nsp, opts: OpenOptions = {}): Pr
   throw new Error(`the handshake on /${nsp} was accepted but should have been refused`);
 }
 
-/** Closes every socket opened through this module and through test/helpers/sockets. */
+/** Disconnects every socket a test opened (call in afterEach/afterAll so Jest can exit). */
 export function closeAll(): void {
   for (const s of sockets.splice(0)) s.disconnect();
-  closeAllSockets();
 }
 
-/** Number of rows in the message log and the system log, read straight from the database. */
-export async function rowCounts(app: App): Promise<{ chat: number; logs: number }> {
-  const em = app.orm.em.fork();
-  return { chat: await em.count(ChatMessage, {}), logs: await em.count(SystemLog, {}) };
+/** Waits a little and asserts that nothing matching arrived (for "must not receive" checks). */
+export async function expectNothing(client: TestClient, match: (e: Envelope) => boolean, ms = 300): Promise<void> {
+  await sleep(ms);
+  const got = client.received.filter(match);
+  if (got.length) throw new Error(`unexpected message(s): ${JSON.stringify(got)}`);
 }
 
-/** All message-log rows, ascending by id. */
-export async function storedMessages(app: App): Promise<ChatMessage[]> {
-  return app.orm.em.fork().find(ChatMessage, {}, { orderBy: { id: 'asc' } });
+/**
+ * Waits once, then asserts that none of the clients received a matching envelope (the "must not
+ * arrive" half of a routing check).
+ */
+export async function expectNoneOf(clients: TestClient[], match: (e: Envelope) => boolean, ms = 200): Promise<void> {
+  await sleep(ms);
+  for (const c of clients) await expectNothing(c, match, 0);
 }
 
 /** Narrows an ack to its success shape, failing with the refusal when it is not one. */
@@ -170,35 +179,6 @@ export function okAck(ack: Ack): Extract<Ack, { ok: true }> {
 export function expectRefused(ack: Ack, code: string): void {
   expect(ack).toEqual({ ok: false, error: expect.any(String), code });
   expect((ack as { error: string }).error.length).toBeGreaterThan(0);
-}
-
-export const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-export const times = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
-
-export { sleep };
-
-/** Waits until `check` passes (it throws or returns false otherwise), for states read back over REST. */
-export async function eventually(check: () => Promise<boolean | void> | boolean | void, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await check()) !== false) return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
-
-/**
- * Waits once, then asserts that none of the clients received a matching envelope (the "must not
- * arrive" half of a routing check).
- */
-export async function expectNoneOf(clients: RtClient[], match: (e: Envelope) => boolean, ms = 200): Promise<void> {
-  await sleep(ms);
-  for (const c of clients) await expectNothing(c, match, 0);
 }
 
 /** Matches envelopes by payload (tests use unique payload strings). */

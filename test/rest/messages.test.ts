@@ -1,6 +1,4 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { ISO_MS, expectError, insertLogs } from './support';
+import { createAgent, createHuman, dbKinds, expectError, insertLogs, ISO_MS, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 interface Entry {
   id: number;
@@ -14,14 +12,14 @@ const ENTRY_KEYS = ['agent_id', 'agent_name', 'content', 'id', 'level', 'timesta
 const LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'SUCCESS'];
 
 describe.each(dbKinds())('POST /api/messages on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let agent: { agent: { id: number; username: string }; token: string };
   let memberToken: string;
   beforeAll(async () => {
     warnIfPostgresSkipped('system log');
-    s = await startServer(kind);
-    agent = await s.api.agent(s.adminToken, 'logger-agent');
-    memberToken = (await s.api.human(s.adminToken, 'reader')).token;
+    s = await startTestApp({ db: kind });
+    agent = await createAgent(s.api, s.adminToken, 'logger-agent');
+    memberToken = (await createHuman(s.api, s.adminToken, 'reader')).token;
   });
   afterAll(() => s?.close());
 
@@ -88,7 +86,7 @@ describe.each(dbKinds())('POST /api/messages on %s', (kind) => {
 });
 
 describe.each(dbKinds())('GET /api/messages on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let memberToken: string;
   let bulk: number[];
   let a1: { agent: { id: number }; token: string };
@@ -100,11 +98,11 @@ describe.each(dbKinds())('GET /api/messages on %s', (kind) => {
   };
   let posted: Entry[];
   beforeAll(async () => {
-    s = await startServer(kind);
-    memberToken = (await s.api.human(s.adminToken, 'watcher')).token;
+    s = await startTestApp({ db: kind });
+    memberToken = (await createHuman(s.api, s.adminToken, 'watcher')).token;
     bulk = await insertLogs(s.app, 230, 'DEBUG');
-    a1 = await s.api.agent(s.adminToken, 'agent-one');
-    a2 = await s.api.agent(s.adminToken, 'agent-two');
+    a1 = await createAgent(s.api, s.adminToken, 'agent-one');
+    a2 = await createAgent(s.api, s.adminToken, 'agent-two');
     posted = [
       await post(a1.token, 'ERROR', 'Disk FULL on node-7'),
       await post(a2.token, 'INFO', 'disk check ok'),

@@ -4,15 +4,13 @@
  * The sockets live for the whole suite; every test starts with empty recordings and uses its own
  * payloads, so "must not arrive" checks see only what that test caused.
  */
-import { warnIfPostgresSkipped, type DbKind } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { closeAll, openWith, type RtClient } from './support';
+import { closeAll, createAgent, createHuman, type DbKind, openWith, startTestApp, type TestApp, type TestClient, warnIfPostgresSkipped } from '../support';
 
 export type Person = { user: { id: number; username: string }; token: string };
 export type Bot = { agent: { id: number; username: string }; token: string };
 
 export interface Cast {
-  s: TestServer;
+  s: TestApp;
   admin: Person;
   carol: Person;
   alice: Person;
@@ -20,18 +18,18 @@ export interface Cast {
   bot1: Bot;
   bot2: Bot;
   /** alice's two tabs, bob, admin's two tabs, carol, the admin's /monitor, bot1's two sockets, bot2. */
-  A1: RtClient;
-  A2: RtClient;
-  B: RtClient;
-  ADM1: RtClient;
-  ADM2: RtClient;
-  C: RtClient;
-  MON: RtClient;
-  X1: RtClient;
-  X2: RtClient;
-  Y: RtClient;
-  everyone(): RtClient[];
-  except(...skip: RtClient[]): RtClient[];
+  A1: TestClient;
+  A2: TestClient;
+  B: TestClient;
+  ADM1: TestClient;
+  ADM2: TestClient;
+  C: TestClient;
+  MON: TestClient;
+  X1: TestClient;
+  X2: TestClient;
+  Y: TestClient;
+  everyone(): TestClient[];
+  except(...skip: TestClient[]): TestClient[];
 }
 
 /** Registers the suite hooks and returns the cast, filled in once `beforeAll` has run. */
@@ -41,15 +39,15 @@ export function useCast(kind: DbKind, suite: string): Cast {
   c.except = (...skip) => c.everyone().filter((x) => !skip.includes(x));
   beforeAll(async () => {
     warnIfPostgresSkipped(suite);
-    c.s = await startServer(kind);
+    c.s = await startTestApp({ db: kind });
     const { api, adminToken } = c.s;
     const login = await api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     c.admin = { user: login.body.user, token: login.body.token };
-    c.carol = await api.human(adminToken, 'carol', 'ADMIN');
-    c.alice = await api.human(adminToken, 'alice');
-    c.bob = await api.human(adminToken, 'bob');
-    c.bot1 = await api.agent(adminToken, 'bot1');
-    c.bot2 = await api.agent(adminToken, 'bot2');
+    c.carol = await createHuman(api, adminToken, 'carol', 'ADMIN');
+    c.alice = await createHuman(api, adminToken, 'alice');
+    c.bob = await createHuman(api, adminToken, 'bob');
+    c.bot1 = await createAgent(api, adminToken, 'bot1');
+    c.bot2 = await createAgent(api, adminToken, 'bot2');
     const url = c.s.url;
     [c.A1, c.A2, c.B, c.ADM1, c.ADM2, c.C, c.MON, c.X1, c.X2, c.Y] = await Promise.all([
       openWith(url, 'chat', c.alice.token),

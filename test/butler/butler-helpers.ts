@@ -1,23 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
- * Helpers shared by the Butler suites: one turn seen from the user's socket, unique names per test,
+ * Helpers shared by the Butler suites (on top of test/support): one turn seen from the user's socket,
  * a cross-socket timeline for ordering assertions, and short waits on authorization traffic.
  */
 import type { Envelope } from '../../src/shared/protocol';
-import type { TestServer } from '../helpers/server';
-import { connect, type Client } from '../helpers/sockets';
-
-let counter = 0;
-/** A username no other test in this process uses. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}${++counter}_${Math.random().toString(36).slice(2, 6)}`;
-}
-
-export async function butlerId(s: TestServer): Promise<number> {
-  const res = await s.api.get('/api/users/butler', s.adminToken);
-  if (res.status !== 200) throw new Error(`GET /api/users/butler: ${res.status}`);
-  return res.body.id;
-}
+import { butlerId, connect, createAgent, createHuman, type TestApp, type TestClient, uniqueName } from '../support';
 
 /** A turn as the user's socket saw it. */
 export interface SeenTurn {
@@ -32,14 +19,14 @@ export interface SeenTurn {
 }
 
 /** Sends a CHAT to the Butler and resolves with the ack id (the turn runs in the background). */
-export async function say(client: Client, butler: number, text: string): Promise<number> {
+export async function say(client: TestClient, butler: number, text: string): Promise<number> {
   const ack = await client.send({ type: 'CHAT', target_id: butler, payload: text });
   if (!ack.ok) throw new Error(`CHAT refused: ${JSON.stringify(ack)}`);
   return ack.id!;
 }
 
 /** Waits for the whole turn that answers message `id` and returns what the socket received for it. */
-export async function seenTurn(client: Client, id: number, timeoutMs = 10_000): Promise<SeenTurn> {
+export async function seenTurn(client: TestClient, id: number, timeoutMs = 10_000): Promise<SeenTurn> {
   const end = await client.waitFor((e) => e.type === 'CHAT_STREAM_END' && e.reply_to === id, timeoutMs);
   const final = await client.waitFor((e) => e.type === 'CHAT' && e.reply_to === id && e.sender_role === 'BUTLER', 2_000);
   const chunks = client.received.filter((e) => e.type === 'CHAT_STREAM' && e.reply_to === id);
@@ -55,7 +42,7 @@ export async function seenTurn(client: Client, id: number, timeoutMs = 10_000): 
 }
 
 /** Sends a CHAT to the Butler and waits for its whole answer. */
-export async function turn(client: Client, butler: number, text: string, timeoutMs?: number): Promise<SeenTurn> {
+export async function turn(client: TestClient, butler: number, text: string, timeoutMs?: number): Promise<SeenTurn> {
   return seenTurn(client, await say(client, butler, text), timeoutMs);
 }
 
@@ -68,7 +55,7 @@ export interface Timeline {
   index(who: string, match: (e: Envelope) => boolean): number;
 }
 
-export function timeline(clients: Record<string, Client>): Timeline {
+export function timeline(clients: Record<string, TestClient>): Timeline {
   const events: Timeline['events'] = [];
   for (const [who, c] of Object.entries(clients)) c.socket.on('message', (e: Envelope) => events.push({ who, e }));
   return { events, index: (who, match) => events.findIndex((x) => x.who === who && match(x.e)) };
@@ -78,22 +65,8 @@ export const isAuth = (type: 'AUTH_REQUEST' | 'AUTH_STATUS_UPDATE', actionId?: s
   e.type === type && (!actionId || (e.payload as any)?.action_id === actionId) && (!status || (e.payload as any)?.status === status);
 
 /** The AUTH_STATUS_UPDATE statuses a socket received for one action, in order. */
-export function statuses(client: Client, actionId: string): string[] {
+export function statuses(client: TestClient, actionId: string): string[] {
   return client.received.filter(isAuth('AUTH_STATUS_UPDATE', actionId)).map((e) => (e.payload as any).status);
-}
-
-/** Polls until `check` stops throwing (for states reached in the background). */
-export async function eventually(check: () => void | Promise<void>, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
 }
 
 /** Everyone an authorization concerns, each on their own socket (and replica, when `where` says so). */
@@ -104,30 +77,30 @@ export interface Cast {
   agent: { agent: any; token: string };
   agentName: string;
   /** The requester, a member who has nothing to do with it, an admin on /chat, /monitor, the agent. */
-  req: Client;
-  oth: Client;
-  adm: Client;
-  mon: Client;
-  ag: Client | null;
+  req: TestClient;
+  oth: TestClient;
+  adm: TestClient;
+  mon: TestClient;
+  ag: TestClient | null;
 }
 
 export type Party = 'req' | 'oth' | 'adm' | 'mon' | 'ag';
 
 /** Creates the users through `s` and connects each party to `where[party]` (default: `s.url`). */
-export async function cast(s: TestServer, where: Partial<Record<Party, string>> = {}, opts: { agentOnline?: boolean } = {}): Promise<Cast> {
+export async function cast(s: TestApp, where: Partial<Record<Party, string>> = {}, opts: { agentOnline?: boolean } = {}): Promise<Cast> {
   const url = (p: Party) => where[p] ?? s.url;
   const butler = await butlerId(s);
-  const requester = await s.api.human(s.adminToken, uniqueName('req'));
-  const other = await s.api.human(s.adminToken, uniqueName('oth'));
+  const requester = await createHuman(s.api, s.adminToken, uniqueName('req'));
+  const other = await createHuman(s.api, s.adminToken, uniqueName('oth'));
   const agentName = uniqueName('bot');
-  const agent = await s.api.agent(s.adminToken, agentName);
+  const agent = await createAgent(s.api, s.adminToken, agentName);
   const [req, oth, adm, mon] = await Promise.all([
     connect(url('req'), 'chat', { token: requester.token }),
     connect(url('oth'), 'chat', { token: other.token }),
     connect(url('adm'), 'chat', { token: s.adminToken }),
     connect(url('mon'), 'monitor', { token: s.adminToken }),
   ]);
-  let ag: Client | null = null;
+  let ag: TestClient | null = null;
   if (opts.agentOnline ?? true) {
     ag = await connect(url('ag'), 'agents', { token: agent.token });
     // Presence is counted after the handshake: wait until the monitor has seen the agent come online.
@@ -146,6 +119,6 @@ export async function fileRequest(c: Cast, command: string): Promise<Envelope<an
 }
 
 /** An admin's decision over the socket. */
-export function decide(admin: Client, actionId: string, approved: boolean) {
+export function decide(admin: TestClient, actionId: string, approved: boolean) {
   return admin.send({ type: 'AUTH_RESPONSE', payload: { action_id: actionId, approved } });
 }

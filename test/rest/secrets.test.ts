@@ -1,17 +1,15 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/shared/logger';
 import { HumanCredential, MachineCredential } from '../../src/auth/credential.entity';
-import { Api, type ApiResponse, type RequestOptions } from '../helpers/api';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startCustom, type CustomServer } from './support';
+import { type ApiResponse, dbKinds, type RequestOptions, RestClient, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 interface Seen {
   label: string;
   res: ApiResponse;
 }
 
-/** An Api that keeps every response, so that the test can scan all of them afterwards. */
-class RecordingApi extends Api {
+/** A RestClient that keeps every response, so that the test can scan all of them afterwards. */
+class RecordingApi extends RestClient {
   readonly seen: Seen[] = [];
   override async request(method: string, path: string, body?: unknown, opts?: RequestOptions): Promise<ApiResponse> {
     const res = await super.request(method, path, body, opts);
@@ -25,7 +23,7 @@ const HASH_SHAPES = [/\$2[aby]\$\d\d\$/, /\$argon2/];
 const TOKEN_SHAPE = /ec_[A-Za-z0-9_-]{20,}/;
 
 describe.each(dbKinds())('no response or log line leaks a secret on %s', (kind) => {
-  let s: CustomServer;
+  let s: TestApp;
   const logLines: string[] = [];
   beforeAll(async () => {
     warnIfPostgresSkipped('secrets');
@@ -35,7 +33,7 @@ describe.each(dbKinds())('no response or log line leaks a secret on %s', (kind) 
         done();
       },
     });
-    s = await startCustom(kind, {}, { logger: createLogger('debug', sink) });
+    s = await startTestApp({ db: kind, deps: { logger: createLogger('debug', sink) }, login: false });
   });
   afterAll(() => s?.close());
 
@@ -124,7 +122,7 @@ describe.each(dbKinds())('a database fault while writing credentials leaks nothi
         done();
       },
     });
-    const s = await startCustom(kind, {}, { logger: createLogger('info', sink) });
+    const s = await startTestApp({ db: kind, deps: { logger: createLogger('info', sink) }, login: false });
     try {
       const admin = (await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' })).body.token;
       const { api_token: token } = (await s.api.post('/api/users/agents', { username: 'bot' }, admin)).body;

@@ -7,8 +7,7 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep } from '../helpers/sockets';
-import { startServer, type TestServer } from '../helpers/server';
+import { sleep, startTestApp, type TestApp } from '../support';
 
 interface Sqlite3 {
   Database: new (path: string) => {
@@ -38,11 +37,11 @@ async function rowsInMainFile(driver: Sqlite3, dbPath: string, table: string): P
 }
 
 describe('SQLite checkpoints (embedded database)', () => {
-  let s: TestServer;
+  let s: TestApp;
   let dbPath: string;
   let driver: Sqlite3;
   beforeAll(async () => {
-    s = await startServer('sqlite');
+    s = await startTestApp();
     dbPath = s.db.env.SQLITE_PATH;
     driver = s.app.orm.em.getConnection().getKnex().client.driver as Sqlite3;
   });

@@ -1,18 +1,16 @@
 import { request as httpRequest } from 'node:http';
 import jwt from 'jsonwebtoken';
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { ISO_MS, ManualClock, expectError, startCustom, type CustomServer } from './support';
+import { createAgent, createHuman, dbKinds, expectError, ISO_MS, ManualClock, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 const HUMAN_KEYS = ['created_at', 'id', 'role', 'username'];
 
 describe.each(dbKinds())('POST /api/auth/login on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
     warnIfPostgresSkipped('auth');
-    s = await startServer(kind);
-    await s.api.human(s.adminToken, 'Carol', 'MEMBER', 'carol-password');
-    await s.api.agent(s.adminToken, 'robot');
+    s = await startTestApp({ db: kind });
+    await createHuman(s.api, s.adminToken, 'Carol', 'MEMBER', 'carol-password');
+    await createAgent(s.api, s.adminToken, 'robot');
   });
   afterAll(() => s?.close());
 
@@ -66,9 +64,9 @@ describe.each(dbKinds())('POST /api/auth/login on %s', (kind) => {
 });
 
 describe.each(dbKinds())('POST /api/auth/register on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind, { ALLOW_REGISTRATION: 'true' });
+    s = await startTestApp({ db: kind, env: { ALLOW_REGISTRATION: 'true' } });
   });
   afterAll(() => s?.close());
 
@@ -123,9 +121,9 @@ describe.each(dbKinds())('POST /api/auth/register on %s', (kind) => {
 });
 
 describe.each(dbKinds())('POST /api/auth/register with ALLOW_REGISTRATION=false on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind, { ALLOW_REGISTRATION: 'false' });
+    s = await startTestApp({ db: kind, env: { ALLOW_REGISTRATION: 'false' } });
   });
   afterAll(() => s?.close());
 
@@ -160,12 +158,12 @@ function loginFrom(url: string, localAddress: string, body: unknown): Promise<nu
 }
 
 describe.each(dbKinds())('login rate limiting on %s', (kind) => {
-  let s: CustomServer;
+  let s: TestApp;
   let clock: ManualClock;
   let adminToken: string;
   beforeAll(async () => {
     clock = new ManualClock();
-    s = await startCustom(kind, {}, { clock });
+    s = await startTestApp({ db: kind, deps: { clock }, login: false });
     adminToken = (await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' })).body.token;
     for (const name of ['grace', 'heidi', 'ivan', 'judy', 'mallory']) {
       expect((await s.api.post('/api/users', { username: name, password: `${name}-password`, role: 'MEMBER' }, adminToken)).status).toBe(201);
@@ -227,12 +225,12 @@ describe.each(dbKinds())('login rate limiting on %s', (kind) => {
 });
 
 describe.each(dbKinds())('JWT credentials on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let member: { user: { id: number }; token: string };
   const sign = (payload: object, secret: string, options: jwt.SignOptions = {}) => jwt.sign(payload, secret, { algorithm: 'HS256', ...options });
   beforeAll(async () => {
-    s = await startServer(kind);
-    member = await s.api.human(s.adminToken, 'kim');
+    s = await startTestApp({ db: kind });
+    member = await createHuman(s.api, s.adminToken, 'kim');
   });
   afterAll(() => s?.close());
 
@@ -277,7 +275,7 @@ describe.each(dbKinds())('JWT credentials on %s', (kind) => {
   it('refuses a validly signed JWT for a user that does not exist, for the Butler, or for an agent', async () => {
     const secret = s.app.config.jwt.secret;
     const butler = (await s.api.get('/api/users/butler', s.adminToken)).body;
-    const { agent } = await s.api.agent(s.adminToken, 'jwt-agent');
+    const { agent } = await createAgent(s.api, s.adminToken, 'jwt-agent');
     for (const [sub, role] of [['999999', 'ADMIN'], [String(butler.id), 'BUTLER'], [String(agent.id), 'AGENT']]) {
       await refused(`Bearer ${sign({ role }, secret, { subject: sub, expiresIn: 3600 })}`);
     }
@@ -289,7 +287,7 @@ describe.each(dbKinds())('JWT credentials on %s', (kind) => {
   });
 
   it("stops a deleted user's JWT at once", async () => {
-    const doomed = await s.api.human(s.adminToken, 'doomed');
+    const doomed = await createHuman(s.api, s.adminToken, 'doomed');
     expect((await s.api.get('/api/users/butler', doomed.token)).status).toBe(200);
     expect((await s.api.delete(`/api/users/${doomed.user.id}`, s.adminToken)).status).toBe(204);
     expectError(await s.api.get('/api/users/butler', doomed.token), 401, 'UNAUTHORIZED');
@@ -297,15 +295,15 @@ describe.each(dbKinds())('JWT credentials on %s', (kind) => {
   });
 
   it("does not revive a deleted user's JWT when a newer user is created (ids are never reused)", async () => {
-    const last = await s.api.human(s.adminToken, 'last-one');
+    const last = await createHuman(s.api, s.adminToken, 'last-one');
     expect((await s.api.delete(`/api/users/${last.user.id}`, s.adminToken)).status).toBe(204);
-    const next = await s.api.human(s.adminToken, 'next-one');
+    const next = await createHuman(s.api, s.adminToken, 'next-one');
     expect(next.user.id).toBeGreaterThan(last.user.id);
     expectError(await s.api.get('/api/users/butler', last.token), 401, 'UNAUTHORIZED');
   });
 
   it("stops a deleted admin's JWT on admin routes at once", async () => {
-    const other = await s.api.human(s.adminToken, 'other-admin', 'ADMIN');
+    const other = await createHuman(s.api, s.adminToken, 'other-admin', 'ADMIN');
     expect((await s.api.get('/api/users', other.token)).status).toBe(200);
     expect((await s.api.delete(`/api/users/${other.user.id}`, s.adminToken)).status).toBe(204);
     expectError(await s.api.get('/api/users', other.token), 401, 'UNAUTHORIZED');

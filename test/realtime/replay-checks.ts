@@ -4,7 +4,7 @@
  */
 import type { ChatMessage } from '../../src/messages/chat-message.entity';
 import type { Envelope } from '../../src/shared/protocol';
-import { okAck, type RtClient, type RtEvent } from './support';
+import { type ClientEvent, okAck, type TestClient } from '../support';
 
 /** PROTOCOL §5 visibility for a human or an agent (no authorization traffic in these tests). */
 export const visibleTo = (userId: number) => (m: ChatMessage) => m.targetId === userId || m.senderId === userId || m.targetId === null;
@@ -14,7 +14,7 @@ export const visibleTo = (userId: number) => (m: ChatMessage) => m.targetId === 
  * strictly ascending (no duplicate, no reordering), all above `lastId`, replayed ones before
  * `replay:done` (whose `last_id` is the highest id sent so far), live ones after it.
  */
-export function checkConnection(events: RtEvent[], lastId: number): { ids: number[]; done?: number; replayed: number[] } {
+export function checkConnection(events: ClientEvent[], lastId: number): { ids: number[]; done?: number; replayed: number[] } {
   const ids: number[] = [];
   const replayed: number[] = [];
   let done: number | undefined;
@@ -37,7 +37,7 @@ export function checkConnection(events: RtEvent[], lastId: number): { ids: numbe
 }
 
 /** Send-await-ack loops until stopped; every ack must be ok. */
-export function startSenders(specs: { client: RtClient; target?: number; tag: string }[]): { sent(): number; stop(): Promise<number> } {
+export function startSenders(specs: { client: TestClient; target?: number; tag: string }[]): { sent(): number; stop(): Promise<number> } {
   let stopped = false;
   let sent = 0;
   const loops = specs.map(async ({ client, target, tag }) => {

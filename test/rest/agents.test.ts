@@ -1,15 +1,13 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { ISO_MS, expectError } from './support';
+import { createAgent, createHuman, dbKinds, expectError, ISO_MS, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 const AGENT_KEYS = ['created_at', 'description', 'id', 'last_report', 'last_seen_at', 'online', 'role', 'status', 'token_hint', 'token_updated_at', 'username'];
 type AgentView = Record<string, unknown> & { id: number; username: string; role: string };
 
 describe.each(dbKinds())('POST /api/users/agents on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
     warnIfPostgresSkipped('agents');
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 
@@ -37,8 +35,8 @@ describe.each(dbKinds())('POST /api/users/agents on %s', (kind) => {
   });
 
   it('issues a different token for every agent', async () => {
-    const a = await s.api.agent(s.adminToken, 'twin-a');
-    const b = await s.api.agent(s.adminToken, 'twin-b');
+    const a = await createAgent(s.api, s.adminToken, 'twin-a');
+    const b = await createAgent(s.api, s.adminToken, 'twin-b');
     expect(a.token).not.toBe(b.token);
   });
 
@@ -50,7 +48,7 @@ describe.each(dbKinds())('POST /api/users/agents on %s', (kind) => {
   });
 
   it('reads back the same agent without its token', async () => {
-    const { agent, token } = await s.api.agent(s.adminToken, 'read-back', 'desc');
+    const { agent, token } = await createAgent(s.api, s.adminToken, 'read-back', 'desc');
     const res = await s.api.get(`/api/users/${agent.id}`, s.adminToken);
     expect(res.body).toEqual(agent);
     expect(res.text).not.toContain(token);
@@ -72,21 +70,21 @@ describe.each(dbKinds())('POST /api/users/agents on %s', (kind) => {
   });
 
   it('refuses a MEMBER with 403', async () => {
-    const { token } = await s.api.human(s.adminToken, 'member-makes-agent');
+    const { token } = await createHuman(s.api, s.adminToken, 'member-makes-agent');
     expectError(await s.api.post('/api/users/agents', { username: 'rogue' }, token), 403, 'FORBIDDEN');
   });
 });
 
 describe.each(dbKinds())('GET /api/users/agents, /agents/status and /butler on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let memberToken: string;
   let agents: AgentView[];
   beforeAll(async () => {
-    s = await startServer(kind);
-    memberToken = (await s.api.human(s.adminToken, 'viewer')).token;
+    s = await startTestApp({ db: kind });
+    memberToken = (await createHuman(s.api, s.adminToken, 'viewer')).token;
     agents = [];
-    for (let i = 0; i < 5; i++) agents.push((await s.api.agent(s.adminToken, `agent-${i}`, `number ${i}`)).agent);
-    await s.api.human(s.adminToken, 'late-human');
+    for (let i = 0; i < 5; i++) agents.push((await createAgent(s.api, s.adminToken, `agent-${i}`, `number ${i}`)).agent);
+    await createHuman(s.api, s.adminToken, 'late-human');
   });
   afterAll(() => s?.close());
 
@@ -141,14 +139,14 @@ describe.each(dbKinds())('GET /api/users/agents, /agents/status and /butler on %
 });
 
 describe.each(dbKinds())('PATCH /api/users/agents/:id/token on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 
   it('rotates: 200 {agent, api_token}, the old token stops at once, the new one works', async () => {
-    const { agent, token: old } = await s.api.agent(s.adminToken, 'rotor');
+    const { agent, token: old } = await createAgent(s.api, s.adminToken, 'rotor');
     expect((await s.api.post('/api/messages', { level: 'INFO', content: 'before' }, old)).status).toBe(201);
     const res = await s.api.patch(`/api/users/agents/${agent.id}/token`, undefined, s.adminToken);
     expect(res.status).toBe(200);
@@ -170,29 +168,29 @@ describe.each(dbKinds())('PATCH /api/users/agents/:id/token on %s', (kind) => {
 
   it('answers 404 for the Butler, a human, an unknown id and a non-numeric id', async () => {
     const butler = (await s.api.get('/api/users/butler', s.adminToken)).body;
-    const { user } = await s.api.human(s.adminToken, 'not-an-agent');
+    const { user } = await createHuman(s.api, s.adminToken, 'not-an-agent');
     for (const id of [butler.id, user.id, 999999, 'abc']) {
       expectError(await s.api.patch(`/api/users/agents/${id}/token`, undefined, s.adminToken), 404, 'NOT_FOUND');
     }
   });
 
   it('refuses a MEMBER with 403 and the token keeps working', async () => {
-    const { agent, token } = await s.api.agent(s.adminToken, 'kept');
-    const member = await s.api.human(s.adminToken, 'rotator');
+    const { agent, token } = await createAgent(s.api, s.adminToken, 'kept');
+    const member = await createHuman(s.api, s.adminToken, 'rotator');
     expectError(await s.api.patch(`/api/users/agents/${agent.id}/token`, undefined, member.token), 403, 'FORBIDDEN');
     expect((await s.api.post('/api/users/agents/test-connection', { api_token: token }, s.adminToken)).body.valid).toBe(true);
   });
 });
 
 describe.each(dbKinds())('POST /api/users/agents/test-connection on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 
   it('answers {valid: true, agent_id, username} for a live token', async () => {
-    const { agent, token } = await s.api.agent(s.adminToken, 'pinger');
+    const { agent, token } = await createAgent(s.api, s.adminToken, 'pinger');
     const res = await s.api.post('/api/users/agents/test-connection', { api_token: token }, s.adminToken);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ valid: true, agent_id: agent.id, username: 'pinger' });
@@ -222,21 +220,21 @@ describe.each(dbKinds())('POST /api/users/agents/test-connection on %s', (kind) 
   });
 
   it('refuses a MEMBER with 403', async () => {
-    const { token } = await s.api.agent(s.adminToken, 'probed');
-    const member = await s.api.human(s.adminToken, 'prober');
+    const { token } = await createAgent(s.api, s.adminToken, 'probed');
+    const member = await createHuman(s.api, s.adminToken, 'prober');
     expectError(await s.api.post('/api/users/agents/test-connection', { api_token: token }, member.token), 403, 'FORBIDDEN');
   });
 });
 
 describe.each(dbKinds())('DELETE /api/users/agents/:id on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 
   it('deletes with 204: the token stops at once and the agent leaves every list', async () => {
-    const { agent, token } = await s.api.agent(s.adminToken, 'goner');
+    const { agent, token } = await createAgent(s.api, s.adminToken, 'goner');
     expect((await s.api.post('/api/messages', { level: 'INFO', content: 'alive' }, token)).status).toBe(201);
     const res = await s.api.delete(`/api/users/agents/${agent.id}`, s.adminToken);
     expect(res.status).toBe(204);
@@ -255,7 +253,7 @@ describe.each(dbKinds())('DELETE /api/users/agents/:id on %s', (kind) => {
   });
 
   it('answers 404 for a human id and leaves the human alone', async () => {
-    const { user } = await s.api.human(s.adminToken, 'human-not-agent');
+    const { user } = await createHuman(s.api, s.adminToken, 'human-not-agent');
     expectError(await s.api.delete(`/api/users/agents/${user.id}`, s.adminToken), 404, 'NOT_FOUND');
     expect((await s.api.get(`/api/users/${user.id}`, s.adminToken)).status).toBe(200);
     expectError(await s.api.delete('/api/users/agents/999999', s.adminToken), 404, 'NOT_FOUND');
@@ -263,8 +261,8 @@ describe.each(dbKinds())('DELETE /api/users/agents/:id on %s', (kind) => {
   });
 
   it('refuses a MEMBER with 403 and keeps the agent', async () => {
-    const { agent, token } = await s.api.agent(s.adminToken, 'protected');
-    const member = await s.api.human(s.adminToken, 'deleter');
+    const { agent, token } = await createAgent(s.api, s.adminToken, 'protected');
+    const member = await createHuman(s.api, s.adminToken, 'deleter');
     expectError(await s.api.delete(`/api/users/agents/${agent.id}`, member.token), 403, 'FORBIDDEN');
     expect((await s.api.post('/api/users/agents/test-connection', { api_token: token }, s.adminToken)).body.valid).toBe(true);
   });

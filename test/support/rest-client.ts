@@ -15,7 +15,7 @@ export interface RequestOptions {
 }
 
 /** A thin fetch wrapper for the REST API: JSON in, JSON (or text) out. */
-export class Api {
+export class RestClient {
   constructor(readonly baseUrl: string) {}
 
   async request(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<ApiResponse> {
@@ -47,19 +47,16 @@ export class Api {
   delete(path: string, token?: string) {
     return this.request('DELETE', path, undefined, { token });
   }
+}
 
-  /** Creates a human and logs them in. */
-  async human(adminToken: string, username: string, role: 'ADMIN' | 'MEMBER' = 'MEMBER', password = 'password123') {
-    const created = await this.post('/api/users', { username, password, role }, adminToken);
-    if (created.status !== 201) throw new Error(`create ${username}: ${created.status} ${created.text}`);
-    const login = await this.post('/api/auth/login', { username, password });
-    return { user: login.body.user, token: login.body.token as string };
-  }
+/** UTC ISO-8601 with milliseconds (PROTOCOL §2.1). */
+export const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-  /** Creates an agent and returns it with its API token. */
-  async agent(adminToken: string, username: string, description?: string) {
-    const created = await this.post('/api/users/agents', { username, description }, adminToken);
-    if (created.status !== 201) throw new Error(`create agent ${username}: ${created.status} ${created.text}`);
-    return { agent: created.body.agent, token: created.body.api_token as string };
-  }
+/** Asserts a documented error: the status, exactly `{error, code}` and a request id. */
+export function expectError(res: ApiResponse, status: number, code: string): void {
+  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
+  expect(Object.keys(res.body).sort()).toEqual(['code', 'error']);
+  expect(typeof res.body.error).toBe('string');
+  expect(res.body.error.length).toBeGreaterThan(0);
+  expect(res.headers.get('x-request-id')).toBeTruthy();
 }

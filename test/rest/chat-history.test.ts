@@ -1,6 +1,4 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { ISO_MS, expectError, insertChats, type ChatRow } from './support';
+import { type ChatRow, createAgent, createHuman, dbKinds, expectError, insertChats, ISO_MS, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 type Who = ChatRow['from'];
 interface Envelope {
@@ -14,7 +12,7 @@ const ENVELOPE_KEYS = ['id', 'local_id', 'payload', 'reply_to', 'sender_id', 'se
 const idsOf = (list: Envelope[]) => list.map((m) => m.id);
 
 describe.each(dbKinds())('GET /api/chat/history/:peer_id on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let admin: Who;
   let mia: Who & { token: string };
   let noah: Who & { token: string };
@@ -25,14 +23,14 @@ describe.each(dbKinds())('GET /api/chat/history/:peer_id on %s', (kind) => {
   let long: number[];
   beforeAll(async () => {
     warnIfPostgresSkipped('chat history');
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
     const a = (await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' })).body.user;
     admin = { id: a.id, username: a.username, role: 'ADMIN' };
-    const m = await s.api.human(s.adminToken, 'mia');
+    const m = await createHuman(s.api, s.adminToken, 'mia');
     mia = { id: m.user.id, username: 'mia', role: 'MEMBER', token: m.token };
-    const n = await s.api.human(s.adminToken, 'noah');
+    const n = await createHuman(s.api, s.adminToken, 'noah');
     noah = { id: n.user.id, username: 'noah', role: 'MEMBER', token: n.token };
-    const ag = await s.api.agent(s.adminToken, 'helper-bot');
+    const ag = await createAgent(s.api, s.adminToken, 'helper-bot');
     agent = { id: ag.agent.id, username: 'helper-bot', role: 'AGENT', token: ag.token };
 
     // Interleave the conversation under test with traffic it must not include.
@@ -137,18 +135,18 @@ describe.each(dbKinds())('GET /api/chat/history/:peer_id on %s', (kind) => {
 });
 
 describe.each(dbKinds())('GET /api/chat/butler-agent/:agent_id on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let butler: Who;
   let bot: Who & { token: string };
   let other: Who;
   let conv: number[];
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
     const b = (await s.api.get('/api/users/butler', s.adminToken)).body;
     butler = { id: b.id, username: b.username, role: 'BUTLER' };
-    const a = await s.api.agent(s.adminToken, 'deploy-bot');
+    const a = await createAgent(s.api, s.adminToken, 'deploy-bot');
     bot = { id: a.agent.id, username: 'deploy-bot', role: 'AGENT', token: a.token };
-    const o = await s.api.agent(s.adminToken, 'other-bot');
+    const o = await createAgent(s.api, s.adminToken, 'other-bot');
     other = { id: o.agent.id, username: 'other-bot', role: 'AGENT' };
     const rows: ChatRow[] = [];
     for (let i = 0; i < 8; i++) {
@@ -183,7 +181,7 @@ describe.each(dbKinds())('GET /api/chat/butler-agent/:agent_id on %s', (kind) =>
   });
 
   it('refuses a MEMBER with 403 and an agent token with 401', async () => {
-    const member = await s.api.human(s.adminToken, 'curious');
+    const member = await createHuman(s.api, s.adminToken, 'curious');
     expectError(await s.api.get(`/api/chat/butler-agent/${bot.id}`, member.token), 403, 'FORBIDDEN');
     expectError(await s.api.get(`/api/chat/butler-agent/${bot.id}`, bot.token), 401, 'UNAUTHORIZED');
   });

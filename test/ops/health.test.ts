@@ -1,15 +1,12 @@
 import { loadConfig } from '../../src/config/config';
 import { createApp } from '../../src/app';
-import { Api } from '../helpers/api';
-import { createDb, dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { expectError } from './support';
+import { createDb, dbKinds, expectError, RestClient, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 describe.each(dbKinds())('health, readiness and metrics on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
     warnIfPostgresSkipped('health');
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 
@@ -43,7 +40,7 @@ describe.each(dbKinds())('health, readiness and metrics on %s', (kind) => {
 
 describe.each(dbKinds())('readiness and faults when the database is gone on %s', (kind) => {
   it('GET /readyz answers 503 UNAVAILABLE, a protected route 500, and /healthz stays 200', async () => {
-    const s = await startServer(kind);
+    const s = await startTestApp({ db: kind });
     try {
       await s.app.orm.close(true);
       const ready = await s.api.get('/readyz');
@@ -72,7 +69,7 @@ describe.each(dbKinds())('readiness and faults when the database is gone on %s',
       }),
     );
     try {
-      const api = new Api(await app.listen(0, '127.0.0.1'));
+      const api = new RestClient(await app.listen(0, '127.0.0.1'));
       const login = await api.post('/api/auth/login', { username: 'root', password: 'a-real-admin-password' });
       expect(login.status).toBe(200);
       await app.orm.close(true);

@@ -2,19 +2,16 @@ import { User } from '../../src/users/user.entity';
 import { createApp, type App } from '../../src/app';
 import { initOrm } from '../../src/db/orm';
 import { createLogger } from '../../src/shared/logger';
-import { Api } from '../helpers/api';
-import { dbKinds, postgresDb, postgresUrl, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, testConfig, type TestServer } from '../helpers/server';
-import { expectError } from './support';
+import { createAgent, createHuman, dbKinds, expectError, postgresDb, postgresUrl, RestClient, startTestApp, type TestApp, testConfig, warnIfPostgresSkipped } from '../support';
 
 const N = 20;
 const times = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
 
 describe.each(dbKinds())('concurrent writers on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
     warnIfPostgresSkipped('concurrency');
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 
@@ -27,7 +24,7 @@ describe.each(dbKinds())('concurrent writers on %s', (kind) => {
   });
 
   it(`${N} parallel POST /api/messages all succeed and are all stored`, async () => {
-    const agents = await Promise.all(times(4, (i) => s.api.agent(s.adminToken, `writer-${i}`)));
+    const agents = await Promise.all(times(4, (i) => createAgent(s.api, s.adminToken, `writer-${i}`)));
     const results = await Promise.all(
       times(N, (i) => s.api.post('/api/messages', { level: 'INFO', content: `parallel ${i}` }, i % 5 === 4 ? s.adminToken : agents[i % 4].token)),
     );
@@ -39,8 +36,8 @@ describe.each(dbKinds())('concurrent writers on %s', (kind) => {
   });
 
   it('mixed parallel writes (users, agents, rotations, logs, deletions) never fail', async () => {
-    const victims = await Promise.all(times(5, (i) => s.api.human(s.adminToken, `victim-${i}`)));
-    const rotated = await Promise.all(times(5, (i) => s.api.agent(s.adminToken, `spinner-${i}`)));
+    const victims = await Promise.all(times(5, (i) => createHuman(s.api, s.adminToken, `victim-${i}`)));
+    const rotated = await Promise.all(times(5, (i) => createAgent(s.api, s.adminToken, `spinner-${i}`)));
     const work = [
       ...times(5, (i) => s.api.post('/api/users', { username: `mixed-${i}`, password: 'password123', role: 'MEMBER' }, s.adminToken)),
       ...times(5, (i) => s.api.post('/api/users/agents', { username: `mixed-bot-${i}` }, s.adminToken)),
@@ -59,8 +56,8 @@ describe.each(dbKinds())('concurrent writers on %s', (kind) => {
   });
 
   it('two admins deleting each other at once leave exactly one admin', async () => {
-    const a = await s.api.human(s.adminToken, 'duelist-a', 'ADMIN');
-    const b = await s.api.human(s.adminToken, 'duelist-b', 'ADMIN');
+    const a = await createHuman(s.api, s.adminToken, 'duelist-a', 'ADMIN');
+    const b = await createHuman(s.api, s.adminToken, 'duelist-b', 'ADMIN');
     // Leave only the two duelists as admins.
     const bootstrap = (await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' })).body.user;
     expect((await s.api.delete(`/api/users/${bootstrap.id}`, a.token)).status).toBe(204);
@@ -76,7 +73,7 @@ describe.each(dbKinds())('concurrent writers on %s', (kind) => {
 
 describe('SQLite connection settings', () => {
   it('runs in WAL mode with a busy timeout and foreign keys on', async () => {
-    const s = await startServer('sqlite');
+    const s = await startTestApp();
     try {
       const conn = s.app.orm.em.getConnection();
       const one = async (pragma: string) => Object.values((await conn.execute(`pragma ${pragma}`))[0] as object)[0];
@@ -115,7 +112,7 @@ pg('bootstrap when two replicas start at the same moment on one fresh PostgreSQL
       expect(await em.count(User, { role: 'BUTLER' })).toBe(1);
       expect(await em.count(User, { role: 'ADMIN' })).toBe(1);
       for (const app of apps) {
-        const api = new Api(await app.listen(0, '127.0.0.1'));
+        const api = new RestClient(await app.listen(0, '127.0.0.1'));
         const login = await api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
         expect(login.status).toBe(200);
         expect((await api.get('/api/users/butler', login.body.token)).status).toBe(200);

@@ -5,9 +5,7 @@ import { migrate, ormOptions, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/shared/logger';
 import { MIGRATIONS } from '../../migrations';
 import { MIGRATION_NAMES } from '../../migrations/names';
-import { createDb, dbKinds, warnIfPostgresSkipped, type DbKind } from '../helpers/db';
-import { testConfig } from '../helpers/server';
-import { startCustom } from './support';
+import { createDb, type DbKind, dbKinds, startTestApp, testConfig, warnIfPostgresSkipped } from '../support';
 
 /** Every entity's table plus the migrations table: what an empty database must have after migrating. */
 function expectedTables(orm: Orm | MikroORM): string[] {
@@ -34,7 +32,7 @@ describe.each(dbKinds())('migrations on %s', (kind) => {
   });
 
   it('take an empty database to the current schema, with nothing left to generate', async () => {
-    const s = await startCustom(kind);
+    const s = await startTestApp({ db: kind, login: false });
     try {
       const conn = s.app.orm.em.getConnection();
       expect(await tablesOf(kind, (sql) => conn.execute(sql))).toEqual(expectedTables(s.app.orm));
@@ -84,7 +82,7 @@ describe.each(dbKinds())('migrations on %s', (kind) => {
   it('apply nothing on a second start and keep the data and the bootstrap users as they were', async () => {
     const db = await createDb(kind);
     try {
-      const first = await startCustom(kind, {}, {}, db);
+      const first = await startTestApp({ db, login: false });
       const token = (await first.api.post('/api/auth/login', { username: 'admin', password: 'admin123' })).body.token;
       expect((await first.api.post('/api/users', { username: 'survivor', password: 'password123', role: 'MEMBER' }, token)).status).toBe(201);
       const before = (await first.api.get('/api/users', token)).body;

@@ -1,17 +1,15 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { ISO_MS, expectError, insertUsers } from './support';
+import { createAgent, createHuman, dbKinds, expectError, insertUsers, ISO_MS, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 type U = { id: number; username: string; role: string };
 const ids = (list: U[]) => list.map((u) => u.id);
 
 describe.each(dbKinds())('GET /api/users on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let bulk: number[];
   beforeAll(async () => {
     warnIfPostgresSkipped('users');
-    s = await startServer(kind);
-    await s.api.agent(s.adminToken, 'list-agent');
+    s = await startTestApp({ db: kind });
+    await createAgent(s.api, s.adminToken, 'list-agent');
     bulk = await insertUsers(
       s.app,
       Array.from({ length: 230 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`),
@@ -70,19 +68,19 @@ describe.each(dbKinds())('GET /api/users on %s', (kind) => {
   });
 
   it('refuses a MEMBER with 403 FORBIDDEN', async () => {
-    const { token } = await s.api.human(s.adminToken, 'nosy-member');
+    const { token } = await createHuman(s.api, s.adminToken, 'nosy-member');
     expectError(await s.api.get('/api/users', token), 403, 'FORBIDDEN');
   });
 });
 
 describe.each(dbKinds())('GET /api/users/:id on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let alice: { user: U; token: string };
   let bob: { user: U; token: string };
   beforeAll(async () => {
-    s = await startServer(kind);
-    alice = await s.api.human(s.adminToken, 'alice');
-    bob = await s.api.human(s.adminToken, 'bob');
+    s = await startTestApp({ db: kind });
+    alice = await createHuman(s.api, s.adminToken, 'alice');
+    bob = await createHuman(s.api, s.adminToken, 'bob');
   });
   afterAll(() => s?.close());
 
@@ -99,7 +97,7 @@ describe.each(dbKinds())('GET /api/users/:id on %s', (kind) => {
 
   it('lets an admin read anyone, agents with their token hint but never the token', async () => {
     expect((await s.api.get(`/api/users/${bob.user.id}`, s.adminToken)).body).toEqual(bob.user);
-    const { agent, token } = await s.api.agent(s.adminToken, 'readable-agent');
+    const { agent, token } = await createAgent(s.api, s.adminToken, 'readable-agent');
     const res = await s.api.get(`/api/users/${agent.id}`, s.adminToken);
     expect(res.status).toBe(200);
     expect(res.body).toEqual(agent);
@@ -112,9 +110,9 @@ describe.each(dbKinds())('GET /api/users/:id on %s', (kind) => {
 });
 
 describe.each(dbKinds())('POST /api/users on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 
@@ -143,7 +141,7 @@ describe.each(dbKinds())('POST /api/users on %s', (kind) => {
   });
 
   it('refuses a name an agent already holds, in any case', async () => {
-    await s.api.agent(s.adminToken, 'Agent-Smith');
+    await createAgent(s.api, s.adminToken, 'Agent-Smith');
     expectError(await s.api.post('/api/users', { username: 'agent-smith', password: 'a-good-password', role: 'MEMBER' }, s.adminToken), 409, 'CONFLICT');
   });
 
@@ -164,25 +162,25 @@ describe.each(dbKinds())('POST /api/users on %s', (kind) => {
   });
 
   it('refuses a MEMBER with 403 and creates nothing', async () => {
-    const { token } = await s.api.human(s.adminToken, 'wannabe');
+    const { token } = await createHuman(s.api, s.adminToken, 'wannabe');
     expectError(await s.api.post('/api/users', { username: 'minion', password: 'a-good-password', role: 'ADMIN' }, token), 403, 'FORBIDDEN');
     expectError(await s.api.post('/api/auth/login', { username: 'minion', password: 'a-good-password' }), 401, 'INVALID_CREDENTIALS');
   });
 });
 
 describe.each(dbKinds())('DELETE /api/users/:id on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   let butlerId: number;
   let adminId: number;
   beforeAll(async () => {
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
     butlerId = (await s.api.get('/api/users/butler', s.adminToken)).body.id;
     adminId = (await s.api.post('/api/auth/login', { username: 'admin', password: 'admin123' })).body.user.id;
   });
   afterAll(() => s?.close());
 
   it('deletes a member with 204: gone from the list, cannot log in, name free again', async () => {
-    const { user } = await s.api.human(s.adminToken, 'leaving');
+    const { user } = await createHuman(s.api, s.adminToken, 'leaving');
     const res = await s.api.delete(`/api/users/${user.id}`, s.adminToken);
     expect(res.status).toBe(204);
     expect(res.text).toBe('');
@@ -192,7 +190,7 @@ describe.each(dbKinds())('DELETE /api/users/:id on %s', (kind) => {
   });
 
   it('answers 404 for an id that is already gone or never was', async () => {
-    const { user } = await s.api.human(s.adminToken, 'twice');
+    const { user } = await createHuman(s.api, s.adminToken, 'twice');
     expect((await s.api.delete(`/api/users/${user.id}`, s.adminToken)).status).toBe(204);
     expectError(await s.api.delete(`/api/users/${user.id}`, s.adminToken), 404, 'NOT_FOUND');
     expectError(await s.api.delete('/api/users/999999', s.adminToken), 404, 'NOT_FOUND');
@@ -210,7 +208,7 @@ describe.each(dbKinds())('DELETE /api/users/:id on %s', (kind) => {
   });
 
   it('lets an admin delete another admin, and then refuses the last one', async () => {
-    const second = await s.api.human(s.adminToken, 'deputy', 'ADMIN');
+    const second = await createHuman(s.api, s.adminToken, 'deputy', 'ADMIN');
     expect((await s.api.delete(`/api/users/${adminId}`, second.token)).status).toBe(204);
     expectError(await s.api.get('/api/users', s.adminToken), 401, 'UNAUTHORIZED');
     expectError(await s.api.delete(`/api/users/${second.user.id}`, second.token), 409, 'CONFLICT');
@@ -219,14 +217,14 @@ describe.each(dbKinds())('DELETE /api/users/:id on %s', (kind) => {
   });
 
   it('refuses a MEMBER with 403 and deletes nothing', async () => {
-    const victim = await s.api.human(s.adminToken, 'victim');
-    const { token } = await s.api.human(s.adminToken, 'attacker');
+    const victim = await createHuman(s.api, s.adminToken, 'victim');
+    const { token } = await createHuman(s.api, s.adminToken, 'attacker');
     expectError(await s.api.delete(`/api/users/${victim.user.id}`, token), 403, 'FORBIDDEN');
     expect((await s.api.get(`/api/users/${victim.user.id}`, s.adminToken)).status).toBe(200);
   });
 
   it('deletes an agent through this route too, and its token stops working', async () => {
-    const { agent, token } = await s.api.agent(s.adminToken, 'agent-by-user-route');
+    const { agent, token } = await createAgent(s.api, s.adminToken, 'agent-by-user-route');
     expect((await s.api.delete(`/api/users/${agent.id}`, s.adminToken)).status).toBe(204);
     expectError(await s.api.post('/api/messages', { level: 'INFO', content: 'still here?' }, token), 401, 'UNAUTHORIZED');
   });

@@ -1,6 +1,4 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { expectError } from './support';
+import { createAgent, createHuman, dbKinds, expectError, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 /**
  * The role table of PROTOCOL §2 as one matrix: every route but /api/chat/auth/*, every kind of
@@ -10,7 +8,7 @@ type Caller = 'nobody' | 'garbage' | 'agent' | 'member' | 'admin';
 type Call = { method: string; path: string; body?: unknown };
 
 interface Fixture {
-  s: TestServer;
+  s: TestApp;
   tokens: Record<Caller, string | undefined>;
   memberId: number;
   otherMemberId: number;
@@ -57,19 +55,19 @@ describe.each(dbKinds())('who may call which route on %s', (kind) => {
   const f = {} as Fixture;
   beforeAll(async () => {
     warnIfPostgresSkipped('roles');
-    f.s = await startServer(kind);
+    f.s = await startTestApp({ db: kind });
     const { s } = f;
-    const member = await s.api.human(s.adminToken, 'matrix-member');
+    const member = await createHuman(s.api, s.adminToken, 'matrix-member');
     f.memberId = member.user.id;
-    f.otherMemberId = (await s.api.human(s.adminToken, 'matrix-other')).user.id;
-    const agent = await s.api.agent(s.adminToken, 'matrix-agent');
+    f.otherMemberId = (await createHuman(s.api, s.adminToken, 'matrix-other')).user.id;
+    const agent = await createAgent(s.api, s.adminToken, 'matrix-agent');
     f.agentId = agent.agent.id;
     f.tokens = { nobody: undefined, garbage: 'not-a-credential', agent: agent.token, member: member.token, admin: s.adminToken };
     f.freshAgent = async () => {
-      const a = await s.api.agent(s.adminToken, unique('fresh-bot'));
+      const a = await createAgent(s.api, s.adminToken, unique('fresh-bot'));
       return { id: a.agent.id, token: a.token };
     };
-    f.freshMember = async () => (await s.api.human(s.adminToken, unique('fresh-member'))).user.id;
+    f.freshMember = async () => (await createHuman(s.api, s.adminToken, unique('fresh-member'))).user.id;
   });
   afterAll(() => f.s?.close());
 

@@ -1,14 +1,12 @@
-import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
-import { startServer, type TestServer } from '../helpers/server';
-import { expectError } from './support';
+import { dbKinds, expectError, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
 const MiB = 1024 * 1024;
 
 describe.each(dbKinds())('errors every route shares on %s', (kind) => {
-  let s: TestServer;
+  let s: TestApp;
   beforeAll(async () => {
     warnIfPostgresSkipped('errors');
-    s = await startServer(kind);
+    s = await startTestApp({ db: kind });
   });
   afterAll(() => s?.close());
 

@@ -1,3 +1,7 @@
+/**
+ * Fresh databases for tests (SQLite in a temp dir, or a new PostgreSQL database next to the one
+ * DATABASE_URL names) and the Redis a suite may share (REDIS_URL, a unique key prefix per app group).
+ */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +16,18 @@ export interface TestDb {
   drop(): Promise<void>;
 }
 
+/** The PostgreSQL server the suites use when set; the PostgreSQL variants skip otherwise. */
 export const postgresUrl = process.env.DATABASE_URL;
 
+/** The Redis server the multi-replica suites use when set. */
+export const redisUrl = process.env.REDIS_URL;
+
+/** A key prefix no other app group uses, so suites sharing one Redis do not hear each other. */
+export function newRedisPrefix(): string {
+  return `ectest-${randomBytes(4).toString('hex')}`;
+}
+
+/** A temp directory with an empty SQLite file path; `drop()` removes the directory. */
 export function sqliteDb(): TestDb {
   const dir = mkdtempSync(join(tmpdir(), 'echocenter-test-'));
   return {
@@ -54,6 +68,7 @@ export function dbKinds(): DbKind[] {
   return postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
 }
 
+/** A fresh database of `kind`. */
 export function createDb(kind: DbKind): Promise<TestDb> {
   return kind === 'sqlite' ? Promise.resolve(sqliteDb()) : postgresDb();
 }
