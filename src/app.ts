@@ -161,7 +161,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
   const realtime = new Hub(server, {
-    config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, adapter: link?.adapter(), orderedSink: link,
+    config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, adapter: link?.adapter(), orderedSink: link, directives: butler,
   });
   hubPort = realtime;
   link?.onOrdered((packet: OrderedPacket) => realtime.ordered.deliverLocal(packet));

@@ -24,7 +24,10 @@ export class AuthRequest {
   result: string | null = null;
   /** The CHAT id of the `[DIRECTIVE]` sent to the agent; its answer replies to it. */
   directiveId: number | null = null;
-  /** When an EXECUTING action fails for want of an answer. */
+  /**
+   * When the action fails if it is still in its status: an EXECUTING one for want of an answer, an
+   * APPROVED one whose directive waits for its agent to connect (BUTLER_DELIVERY_TIMEOUT).
+   */
   deadlineAt: Date | null = null;
   updatedAt!: Date;
 }

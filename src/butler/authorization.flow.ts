@@ -1,4 +1,5 @@
 import { ChatMessage } from '../messages/chat-message.entity';
+import type { ChatHistoryService } from '../messages/chat-history.service';
 import type { Orm } from '../db/orm';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
@@ -8,11 +9,13 @@ import type { AuthorizationStore } from './authorization.service';
 import type { ButlerOutbox, Party } from './butler.port';
 import { asText } from './memory';
 
+/** An APPROVED action with no deadline this long after its decision was interrupted before its directive was stored. */
 const STUCK_APPROVED_MS = 30_000;
 
 /**
- * The lifecycle of an authorization (PROTOCOL §6): file → decide → send the directive → the agent's
- * answer, expiry or timeout. Whoever wins a transition in the store announces it; nobody else does.
+ * The lifecycle of an authorization (PROTOCOL §6): file → decide → store the directive → deliver it
+ * (now, or at the agent's next handshake on any replica) → the agent's answer, expiry or timeout.
+ * Whoever wins a transition in the store announces it; nobody else does.
  */
 export class AuthorizationFlow {
   constructor(
@@ -22,7 +25,9 @@ export class AuthorizationFlow {
       logger: Logger;
       store: AuthorizationStore;
       outbox: ButlerOutbox;
+      history: ChatHistoryService;
       agentTimeoutMs: number;
+      deliveryTimeoutMs: number;
       /** Runs background work that shutdown waits for. */
       track: (work: Promise<unknown>) => void;
     },
@@ -31,6 +36,7 @@ export class AuthorizationFlow {
   /** Stores a PENDING request and sends AUTH_REQUEST to the requester, every admin and `/monitor`. */
   async file(requester: Party, agent: User, command: string, reason: string) {
     const r = await this.deps.store.create({ requesterId: requester.id, agent, command, reason });
+    this.deps.logger.info({ actionId: r.actionId, agentId: r.targetAgentId, requesterId: r.requesterId }, 'authorization requested');
     await this.deps.outbox.authMessage('AUTH_REQUEST', r.requesterId, {
       action_id: r.actionId,
       target_agent_id: r.targetAgentId,
@@ -44,42 +50,81 @@ export class AuthorizationFlow {
     return { action_id: r.actionId, status: r.status, expires_at: r.expiresAt.toISOString() };
   }
 
-  /** An admin's decision (socket or REST). Throws 404/409; an approval then runs in the background. */
-  async decide(adminId: number, actionId: string, approved: boolean): Promise<{ action_id: string; status: string }> {
-    const r = await this.deps.store.decide(actionId, adminId, approved);
+  /**
+   * An admin's decision (socket or REST), with an optional reason for a rejection. Throws 404/409; an
+   * approval then runs in the background.
+   */
+  async decide(adminId: number, actionId: string, approved: boolean, reason?: string): Promise<{ action_id: string; status: string }> {
+    const r = await this.deps.store.decide(actionId, adminId, approved, reason);
+    this.deps.logger.info({ actionId, adminId, status: r.status }, 'authorization decided');
     await this.announce(r);
     if (approved) this.deps.track(this.execute(r).catch((err) => this.deps.logger.error({ err, actionId }, 'execution failed')));
     else await this.report(r);
     return { action_id: r.actionId, status: r.status };
   }
 
-  /** Sends an approved action to its agent, once; fails it at once when the agent has no socket. */
+  /**
+   * Stores the approved action's directive, which reaches the agent now if it has a socket, or at its
+   * next handshake on any replica (see `openDirectives`); it waits in APPROVED until then, for
+   * BUTLER_DELIVERY_TIMEOUT at most. With that timeout at 0 an offline agent fails the action at once.
+   */
   private async execute(approved: AuthRequest): Promise<void> {
     const { store, outbox, clock } = this.deps;
-    if (!(await outbox.isOnline(approved.targetAgentId))) {
-      const failed = await store.transition(approved.actionId, 'APPROVED', 'FAILED', { result: `${approved.targetAgentName} is offline` });
+    const { actionId } = approved;
+    const agent: Party = { id: approved.targetAgentId, username: approved.targetAgentName, role: 'AGENT' };
+    const online = await outbox.isOnline(agent.id);
+    if (!online && this.deps.deliveryTimeoutMs === 0) {
+      const failed = await store.transition(actionId, 'APPROVED', 'FAILED', { result: `${agent.username} is offline` });
       if (failed) await this.finish(failed);
       return;
     }
-    const executing = await store.transition(approved.actionId, 'APPROVED', 'EXECUTING', {
-      deadlineAt: new Date(clock.now().getTime() + this.deps.agentTimeoutMs),
-    });
-    if (!executing) return;
-    await this.announce(executing);
+    // Announced before the directive goes out, so that EXECUTING comes before any answer.
+    if (online) await this.delivered(actionId);
+    else {
+      const deliverBy = new Date(clock.now().getTime() + this.deps.deliveryTimeoutMs);
+      if (!(await store.transition(actionId, 'APPROVED', 'APPROVED', { deadlineAt: deliverBy }))) return;
+      this.deps.logger.info({ actionId, agentId: agent.id }, 'directive waits for its agent to connect');
+    }
     // The directive's local_id is the action id: the message log stores it once, whatever happens.
-    const agent: Party = { id: executing.targetAgentId, username: executing.targetAgentName, role: 'AGENT' };
-    const directive = await outbox.chat(agent, `[DIRECTIVE] ${executing.command}`, { localId: executing.actionId });
-    await store.transition(executing.actionId, 'EXECUTING', 'EXECUTING', { directiveId: directive.id });
+    const directive = await outbox.chat(agent, `[DIRECTIVE] ${approved.command}`, { localId: actionId });
+    await store.record(actionId, { directiveId: directive.id });
+    // An agent that connected while the directive was being stored got it live, not at its handshake.
+    if (!online && (await outbox.isOnline(agent.id))) await this.delivered(actionId);
+  }
+
+  /** The agent has its directive: APPROVED → EXECUTING, and the answer's deadline starts. */
+  private async delivered(actionId: string): Promise<void> {
+    const deadlineAt = new Date(this.deps.clock.now().getTime() + this.deps.agentTimeoutMs);
+    const executing = await this.deps.store.transition(actionId, 'APPROVED', 'EXECUTING', { deadlineAt });
+    if (!executing) return;
+    this.deps.logger.info({ actionId, agentId: executing.targetAgentId }, 'directive delivered');
+    await this.announce(executing);
+  }
+
+  /**
+   * The stored directives of an agent's open actions (APPROVED and waiting, or EXECUTING), by id, for
+   * its handshake to send: the waiting ones become EXECUTING first.
+   */
+  async takeOpenDirectives(agentId: number): Promise<ChatMessage[]> {
+    const open = await this.deps.store.openFor(agentId);
+    const directives = await this.deps.history.sentWithLocalIds('BUTLER', agentId, open.map((r) => r.actionId));
+    const waiting = new Set(open.filter((r) => r.status === 'APPROVED').map((r) => r.actionId));
+    for (const d of directives) if (waiting.has(d.localId!)) await this.delivered(d.localId!);
+    return directives;
   }
 
   /**
    * An agent's CHAT to the Butler: the answer to the directive it replies to, or (without `reply_to`)
-   * to its oldest unanswered one. Anything else from an agent is ignored: never an instruction.
+   * to its oldest open one. Anything else from an agent is ignored: never an instruction. An answer
+   * may beat the EXECUTING update (the agent was online when the directive was stored and left before
+   * it was counted as delivered): it completes an APPROVED action too.
    */
   async agentAnswered(agentId: number, message: ChatMessage): Promise<void> {
     const actionId = await this.actionOf(agentId, message.replyTo);
     if (!actionId) return;
-    const done = await this.deps.store.transition(actionId, 'EXECUTING', 'COMPLETED', { result: asText(JSON.parse(message.payload)) });
+    const result = asText(JSON.parse(message.payload));
+    const { store } = this.deps;
+    const done = (await store.transition(actionId, 'EXECUTING', 'COMPLETED', { result })) ?? (await store.transition(actionId, 'APPROVED', 'COMPLETED', { result }));
     if (done) await this.finish(done);
   }
 
@@ -88,7 +133,7 @@ export class AuthorizationFlow {
       const directive = await this.deps.orm.em.fork().findOne(ChatMessage, { id: replyTo, senderRole: 'BUTLER', targetId: agentId });
       return directive?.localId ?? null;
     }
-    return (await this.deps.store.executingFor(agentId))?.actionId ?? null;
+    return (await this.deps.store.openFor(agentId, 1))[0]?.actionId ?? null;
   }
 
   /** Expires, times out and unsticks overdue requests; run every second on every replica. */
@@ -96,19 +141,22 @@ export class AuthorizationFlow {
     const { store, clock } = this.deps;
     for (const r of await store.overdue(STUCK_APPROVED_MS)) {
       const now = clock.now();
+      const late = { deadlineAt: { $lte: now } };
       let moved: AuthRequest | null = null;
       if (r.status === 'PENDING') moved = await store.transition(r.actionId, 'PENDING', 'EXPIRED', {}, { expiresAt: { $lte: now } });
       else if (r.status === 'EXECUTING') {
-        const seconds = Math.round(this.deps.agentTimeoutMs / 1000);
-        moved = await store.transition(r.actionId, 'EXECUTING', 'FAILED', { result: `${r.targetAgentName} did not answer within ${seconds} s` }, { deadlineAt: { $lte: now } });
+        moved = await store.transition(r.actionId, 'EXECUTING', 'FAILED', { result: `${r.targetAgentName} did not answer within ${spoken(this.deps.agentTimeoutMs)}` }, late);
+      } else if (r.status === 'APPROVED' && r.deadlineAt) {
+        moved = await store.transition(r.actionId, 'APPROVED', 'FAILED', { result: `${r.targetAgentName} did not connect within ${spoken(this.deps.deliveryTimeoutMs)}` }, late);
       } else if (r.status === 'APPROVED') {
-        moved = await store.transition(r.actionId, 'APPROVED', 'FAILED', { result: 'interrupted before it reached the agent' });
+        moved = await store.transition(r.actionId, 'APPROVED', 'FAILED', { result: 'interrupted before it reached the agent' }, { deadlineAt: null });
       }
       if (moved) await this.finish(moved);
     }
   }
 
   private async finish(r: AuthRequest): Promise<void> {
+    this.deps.logger.info({ actionId: r.actionId, agentId: r.targetAgentId, status: r.status }, 'authorization finished');
     await this.announce(r);
     await this.report(r);
   }
@@ -133,9 +181,16 @@ export class AuthorizationFlow {
         : r.status === 'FAILED'
           ? `${what} failed: ${r.result ?? 'unknown reason'}.`
           : r.status === 'REJECTED'
-            ? `An admin rejected ${what}.`
+            ? `An admin rejected ${what}${r.result ? `: ${r.result}` : '.'}`
             : `Nobody decided on ${what} in time; the request expired.`;
     // Requesters are humans: the outbox routes by role, the name is not needed.
     await this.deps.outbox.chat({ id: r.requesterId, username: '', role: 'MEMBER' }, text);
   }
+}
+
+/** A duration as people say it: `60 s`, `10 min`, `1.5 h`. */
+function spoken(ms: number): string {
+  if (ms >= 3_600_000 && ms % 360_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms >= 60_000 && ms % 6_000 === 0) return `${ms / 60_000} min`;
+  return `${Math.round(ms / 100) / 10} s`;
 }

@@ -3,12 +3,13 @@ import { z } from 'zod';
 import type { Guards } from '../auth/auth.middleware';
 import { principal, type AppState } from '../http/context';
 import { parseOrThrow, parseQuery } from '../shared/paging';
-import { authListQuerySchema } from './authorization.service';
+import { authListQuerySchema, rejectionReasonSchema } from './authorization.service';
 import type { Butler } from './butler';
 
 const responseSchema = z.object({
   action_id: z.string({ error: 'action_id is required' }).min(1).max(64),
   approved: z.boolean({ error: 'approved must be true or false' }),
+  reason: rejectionReasonSchema,
 });
 
 /** `GET /api/chat/auth/requests` and `POST /api/chat/auth/response` (PROTOCOL §2, §6). */
@@ -22,8 +23,8 @@ export function authorizationRoutes(butler: Butler, guards: Guards): Router<AppS
   });
 
   router.post('/response', guards.admin, async (ctx) => {
-    const { action_id, approved } = parseOrThrow(responseSchema, ctx.request.body);
-    ctx.body = await butler.flow.decide(principal(ctx).id, action_id, approved);
+    const { action_id, approved, reason } = parseOrThrow(responseSchema, ctx.request.body);
+    ctx.body = await butler.flow.decide(principal(ctx).id, action_id, approved, reason);
   });
 
   return router;

@@ -14,6 +14,14 @@ export const authListQuerySchema = z.object({
 });
 export type AuthListQuery = z.infer<typeof authListQuerySchema>;
 
+/** Why an admin rejected a request (optional, PROTOCOL §6): stored in `result`, told to the requester. */
+export const rejectionReasonSchema = z
+  .string({ error: 'reason must be a string' })
+  .max(500, 'reason must be at most 500 characters')
+  .refine((v) => !v.includes('\u0000') && !/\p{Cs}/u.test(v), 'reason must be text without NUL characters or lone surrogates')
+  .transform((v) => v.trim() || undefined)
+  .optional();
+
 /** The REST shape of PROTOCOL §2 (`id` is the request's own). */
 export interface AuthRequestView {
   id: number;
@@ -119,17 +127,22 @@ export class AuthorizationStore {
     return changed === 1 ? em.findOne(AuthRequest, { actionId }, { refresh: true }) : null;
   }
 
+  /** Sets fields whatever the status (the directive's id, once it is stored). */
+  async record(actionId: string, fields: Partial<AuthRequest>): Promise<void> {
+    await this.em().nativeUpdate(AuthRequest, { actionId }, { ...fields, updatedAt: this.clock.now() });
+  }
+
   /**
-   * An admin's decision: the first one wins. A request that is unknown is a 404; one already decided,
+   * An admin's decision: the first one wins; a rejection's reason is its `result`. A request that is unknown is a 404; one already decided,
    * or past its `expires_at` (even before the sweeper marked it), is a 409.
    */
-  async decide(actionId: string, adminId: number, approved: boolean): Promise<AuthRequest> {
+  async decide(actionId: string, adminId: number, approved: boolean, reason?: string): Promise<AuthRequest> {
     const now = this.clock.now();
     const won = await this.transition(
       actionId,
       'PENDING',
       approved ? 'APPROVED' : 'REJECTED',
-      { decidedBy: adminId, decidedAt: now },
+      { decidedBy: adminId, decidedAt: now, result: approved ? null : (reason ?? null) },
       { expiresAt: { $gt: now } },
     );
     if (won) return won;
@@ -139,7 +152,11 @@ export class AuthorizationStore {
     throw conflict(`This authorization request was already decided (${existing.status})`);
   }
 
-  /** Candidates for the sweeper: pending past expiry, executing past deadline, approved but stuck. */
+  /**
+   * Candidates for the sweeper: pending past expiry; executing, or approved and waiting for the agent,
+   * past their deadline; approved without a deadline for a while (interrupted before the directive
+   * was stored).
+   */
   async overdue(stuckApprovedMs: number): Promise<AuthRequest[]> {
     const now = this.clock.now();
     return this.em().find(
@@ -148,15 +165,24 @@ export class AuthorizationStore {
         $or: [
           { status: 'PENDING', expiresAt: { $lte: now } },
           { status: 'EXECUTING', deadlineAt: { $lte: now } },
-          { status: 'APPROVED', updatedAt: { $lte: new Date(now.getTime() - stuckApprovedMs) } },
+          { status: 'APPROVED', deadlineAt: { $lte: now } },
+          { status: 'APPROVED', deadlineAt: null, updatedAt: { $lte: new Date(now.getTime() - stuckApprovedMs) } },
         ],
       },
       { orderBy: { id: 'asc' }, limit: 100 },
     );
   }
 
-  /** An agent's oldest unanswered directive (its answer without `reply_to` belongs to it). */
-  async executingFor(agentId: number): Promise<AuthRequest | null> {
-    return this.em().findOne(AuthRequest, { targetAgentId: agentId, status: 'EXECUTING' }, { orderBy: { id: 'asc' } });
+  /**
+   * An agent's open actions, oldest first: EXECUTING, or APPROVED (their directive, once stored,
+   * waits for the agent: PROTOCOL §6.4-5). Filtered by status only, so that a handshake between the
+   * directive's commit and the update that records it still finds it.
+   */
+  async openFor(agentId: number, limit = 100): Promise<AuthRequest[]> {
+    return this.em().find(
+      AuthRequest,
+      { targetAgentId: agentId, status: { $in: ['APPROVED', 'EXECUTING'] } },
+      { orderBy: { id: 'asc' }, limit },
+    );
   }
 }

@@ -72,7 +72,9 @@ export class Butler {
       logger: this.log,
       store: this.store,
       outbox: deps.outbox,
+      history: deps.history,
       agentTimeoutMs: deps.config.butler.agentTimeoutMs,
+      deliveryTimeoutMs: deps.config.butler.deliveryTimeoutMs,
       track: (w) => this.track(w),
     });
     this.memory = new ConversationMemory(deps.history, this.brain);
@@ -96,10 +98,15 @@ export class Butler {
     }
   }
 
-  /** Hub listener: an admin's AUTH_RESPONSE. */
-  async onAuthResponse(admin: Party, actionId: string, approved: boolean): Promise<Ack> {
-    const r = await this.flow.decide(admin.id, actionId, approved);
+  /** Hub listener: an admin's AUTH_RESPONSE (a rejection may say why). */
+  async onAuthResponse(admin: Party, actionId: string, approved: boolean, reason?: string): Promise<Ack> {
+    const r = await this.flow.decide(admin.id, actionId, approved, reason);
     return { ok: true, ...r };
+  }
+
+  /** The hub's DirectiveDesk: an agent's open directives, which its every handshake delivers. */
+  takeOpenDirectives(agentId: number): Promise<ChatMessage[]> {
+    return this.job(() => this.flow.takeOpenDirectives(agentId));
   }
 
   private enqueueTurn(user: Party, message: ChatMessage): void {

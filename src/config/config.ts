@@ -38,6 +38,8 @@ export interface Config {
     readonly model?: string;
     readonly authTimeoutMs: number;
     readonly agentTimeoutMs: number;
+    /** How long an approved action waits for its offline agent to connect (0: it fails at once). */
+    readonly deliveryTimeoutMs: number;
     readonly turnTimeoutMs: number;
   };
   readonly shutdownTimeoutMs: number;
@@ -101,6 +103,7 @@ const schema = z.object({
   BUTLER_MODEL: z.string().optional(),
   BUTLER_AUTH_TIMEOUT: duration('10m'),
   BUTLER_AGENT_TIMEOUT: duration('60s'),
+  BUTLER_DELIVERY_TIMEOUT: duration('10m'),
   BUTLER_TURN_TIMEOUT: duration('60s'),
   SHUTDOWN_TIMEOUT: duration('10s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -190,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       model: e.BUTLER_MODEL,
       authTimeoutMs: e.BUTLER_AUTH_TIMEOUT,
       agentTimeoutMs: e.BUTLER_AGENT_TIMEOUT,
+      deliveryTimeoutMs: e.BUTLER_DELIVERY_TIMEOUT,
       turnTimeoutMs: e.BUTLER_TURN_TIMEOUT,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rejectionReasonSchema } from '../butler/authorization.service';
 import { AppError, forbidden, validationError } from '../shared/errors';
 import { describeIssues } from '../shared/paging';
 import { MESSAGE_TYPES, type MessageType } from '../shared/protocol';
@@ -51,6 +52,7 @@ export const agentStatusPayloadSchema = z.object({
 export const authResponsePayloadSchema = z.object({
   action_id: z.string({ error: 'action_id is required' }).min(1).max(64).refine(...storable('action_id')),
   approved: z.boolean({ error: 'approved must be true or false' }),
+  reason: rejectionReasonSchema,
 });
 
 /** Which types each role may send (PROTOCOL §3.2). `/monitor` sockets send nothing. */
@@ -102,7 +104,8 @@ export function parseEnvelope(raw: unknown, role: Role, maxPayloadBytes: number)
       check(agentStatusPayloadSchema, envelope.payload);
       break;
     case 'AUTH_RESPONSE':
-      check(authResponsePayloadSchema, envelope.payload);
+      // The decision is not stored as a message: the handler reads the parsed payload (reason trimmed).
+      envelope = { ...envelope, payload: check(authResponsePayloadSchema, envelope.payload) };
       break;
   }
   return new ParsedEnvelope(envelope, payloadJson);
@@ -134,9 +137,10 @@ export function wellFormed(raw: Record<string, unknown>): IncomingEnvelope | und
   return envelope as IncomingEnvelope;
 }
 
-function check(schema: z.ZodType, payload: unknown): void {
+function check<T>(schema: z.ZodType<T>, payload: unknown): T {
   const r = schema.safeParse(payload);
   if (!r.success) throw validationError(`payload: ${describeIssues(r.error)}`);
+  return r.data;
 }
 
 function safeJson(value: unknown): string {

@@ -25,9 +25,8 @@ import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
 import { MessageHandlers, type HubListener } from './message.handlers';
 import type { PresenceTracker } from './presence';
+import { Backlog, type DirectiveDesk } from './backlog';
 import { OrderedDelivery, type OrderedSink } from './ordered-delivery';
-import type { ReplayGate } from './replay-gate';
-import { writes } from './write-batch';
 
 export interface HubDeps {
   config: Config;
@@ -48,6 +47,8 @@ export interface HubDeps {
    * brings them back to `ordered`); without it, straight to this replica's sockets.
    */
   orderedSink?: OrderedSink;
+  /** The Butler's open directives, which every agent handshake delivers. */
+  directives?: DirectiveDesk;
 }
 
 /** Server-side event (replica to replica): a user was deleted, forget their directory entry. */
@@ -68,6 +69,7 @@ export class Hub implements HubPort {
   readonly delivery: Delivery;
   /** The last hop of stored messages: this replica's sockets, through their replay gates. */
   readonly ordered: OrderedDelivery;
+  private readonly backlog: Backlog;
   readonly directory: Directory;
   private readonly handlers: MessageHandlers;
   private readonly departures: Departures;
@@ -93,6 +95,7 @@ export class Hub implements HubPort {
     });
     this.ordered = new OrderedDelivery(this.io);
     this.delivery = new Delivery(this.io, deps.orderedSink ?? this.ordered);
+    this.backlog = new Backlog({ messageLog: deps.messageLog, ordered: this.ordered, directives: deps.directives, logger: this.log });
     this.directory = new Directory(deps.orm, deps.users);
     this.departures = new Departures({ ...deps, announce: (view) => this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view)) });
     this.handlers = new MessageHandlers({ ...deps, delivery: this.delivery, directory: this.directory, hub: this, track: (w) => this.track(w) });
@@ -117,7 +120,7 @@ export class Hub implements HubPort {
     const data = socket.data as SocketData;
     const user = data.user;
     this.deps.metrics.socketsConnected.inc({ namespace: kind });
-    const gate = data.replayAfter !== undefined && kind !== 'monitor' ? this.ordered.openGate(socket) : undefined;
+    const gate = this.backlog.wanted(kind, data.replayAfter) ? this.ordered.openGate(socket) : undefined;
     socket.join(userRoom(user.id));
     if (kind === 'chat' && user.role === 'ADMIN') socket.join(ADMINS_ROOM);
     if (kind !== 'monitor') this.handlers.attach(socket);
@@ -125,38 +128,18 @@ export class Hub implements HubPort {
 
     socket.on('disconnect', () => {
       this.deps.metrics.socketsConnected.dec({ namespace: kind });
+      this.ordered.closeGate(socket);
       if (kind === 'agents') this.track(this.agentLeft(user, socket.id));
     });
     if (kind === 'agents') this.track(this.agentArrived(user, socket.id, data.arrival!));
     data.arrival = undefined;
     dropHandshakeLeftovers(socket);
-    if (gate) this.track(this.replay(socket, user, data.replayAfter!, gate));
+    if (gate) this.track(this.backlog.send(socket, user, data.replayAfter, gate));
   }
 
   private track(work: Promise<unknown>): void {
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
-  }
-
-  /** Sends every missed visible message, then `replay:done`, then what arrived live meanwhile. */
-  private async replay(socket: Socket, user: SocketIdentity, afterId: number, gate: ReplayGate): Promise<void> {
-    let cursor = afterId;
-    try {
-      for (;;) {
-        const page = await this.deps.messageLog.visibleAfter(user, cursor);
-        writes.hold(socket); // a page goes out as one write
-        for (const m of page) socket.emit('message', toEnvelope(m));
-        if (page.length) cursor = page[page.length - 1].id;
-        if (page.length < 500) break;
-      }
-      socket.emit('replay:done', { last_id: cursor });
-      gate.release(cursor);
-    } catch (err) {
-      // Without a complete replay the client would silently miss messages: make it reconnect and retry.
-      this.log.error({ err, userId: user.id }, 'replay failed; disconnecting the socket');
-      gate.release(cursor);
-      socket.disconnect(true);
-    }
   }
 
   /** Announces an agent's first socket with the user object its handshake read (no second query). */
@@ -216,7 +199,7 @@ export class Hub implements HubPort {
       for (const socket of nsp.sockets.values()) {
         const gate = this.ordered.openGate(socket);
         const user = (socket.data as SocketData).user;
-        this.track(this.replay(socket, user, Math.max(floor, gate.replayedThrough), gate));
+        this.track(this.backlog.replay(socket, user, Math.max(floor, gate.replayedThrough), gate));
       }
     }
     if (this.deps.presence.reconcile) this.track(this.reconcilePresence());

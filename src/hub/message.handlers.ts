@@ -24,7 +24,7 @@ import { writes } from './write-batch';
 export interface HubListener {
   onChat?(message: ChatMessage, sender: SocketIdentity, target: SocketIdentity | null): void;
   /** Decides an AUTH_RESPONSE; without a listener that knows the action it is NOT_FOUND. */
-  onAuthResponse?(admin: SocketIdentity, actionId: string, approved: boolean): Promise<Ack>;
+  onAuthResponse?(admin: SocketIdentity, actionId: string, approved: boolean, reason?: string): Promise<Ack>;
 }
 
 export interface HandlerDeps {
@@ -243,9 +243,9 @@ export class MessageHandlers {
     return { ok: true };
   }
 
-  private async authResponse(sender: SocketIdentity, payload: { action_id: string; approved: boolean }): Promise<Ack> {
+  private async authResponse(sender: SocketIdentity, payload: { action_id: string; approved: boolean; reason?: string }): Promise<Ack> {
     if (sender.role !== 'ADMIN') throw forbidden('Only an admin may decide an authorization request');
-    for (const l of this.listeners) if (l.onAuthResponse) return l.onAuthResponse(sender, payload.action_id, payload.approved);
+    for (const l of this.listeners) if (l.onAuthResponse) return l.onAuthResponse(sender, payload.action_id, payload.approved, payload.reason);
     throw notFound('No such authorization request');
   }
 }

@@ -48,14 +48,19 @@ export class OrderedDelivery implements OrderedSink {
 
   /**
    * Opens a gate on a socket before its replay reads the log. A socket that had one keeps its filter:
-   * ids it was already sent stay dropped.
+   * ids it was already sent stay dropped. The hub closes it when the socket disconnects.
    */
   openGate(socket: Socket): ReplayGate {
     const previous = this.gates.get(socket.id);
-    const gate = new ReplayGate(previous?.replayedThrough ?? 0);
-    if (!previous) socket.once('disconnect', () => this.gates.delete(socket.id));
+    const gate = previous ?? new ReplayGate();
+    if (previous) gate.reopen();
     this.gates.set(socket.id, gate);
     return gate;
+  }
+
+  /** Drops a socket's gate (it disconnected, or its gate has nothing left to filter). */
+  closeGate(socket: Socket): void {
+    this.gates.delete(socket.id);
   }
 
   /** Emits a stored message to this replica's sockets that it is for. */

@@ -14,25 +14,45 @@ interface Held {
  */
 export class ReplayGate {
   private held: Held[] | undefined = [];
+  /** Ids sent besides the replay (an agent's open directives below its `last_id`). */
+  private sentIds?: Set<number>;
 
   constructor(private replayedUpTo = 0) {}
+
+  /** Holds live messages again, for another replay (a resync), keeping what it filters. */
+  reopen(): void {
+    this.held ??= [];
+  }
 
   /** The highest id a replay has sent to this socket. */
   get replayedThrough(): number {
     return this.replayedUpTo;
   }
 
-  /** Delivers a live message now, later (replay running) or never (already replayed). */
-  offer(id: number, deliver: () => void): void {
-    if (this.held) this.held.push({ id, deliver });
-    else if (id > this.replayedUpTo) deliver();
+  /** Whether it still drops anything: a socket that was sent nothing needs no gate once released. */
+  get filtering(): boolean {
+    return this.held !== undefined || this.replayedUpTo > 0 || this.sentIds !== undefined;
   }
 
-  /** Ends the replay at `lastId` and delivers what waited, in arrival order, minus duplicates. */
-  release(lastId: number): void {
+  /** Delivers a live message now, later (replay running) or never (already sent). */
+  offer(id: number, deliver: () => void): void {
+    if (this.held) this.held.push({ id, deliver });
+    else if (this.fresh(id)) deliver();
+  }
+
+  /**
+   * Ends the replay at `lastId` (and `alsoSent`, sent besides it) and delivers what waited, in
+   * arrival order, minus duplicates.
+   */
+  release(lastId: number, alsoSent: readonly number[] = []): void {
     this.replayedUpTo = Math.max(this.replayedUpTo, lastId);
+    if (alsoSent.length) this.sentIds = new Set([...(this.sentIds ?? []), ...alsoSent]);
     const held = this.held ?? [];
     this.held = undefined;
-    for (const h of held) if (h.id > this.replayedUpTo) h.deliver();
+    for (const h of held) if (this.fresh(h.id)) h.deliver();
+  }
+
+  private fresh(id: number): boolean {
+    return id > this.replayedUpTo && !this.sentIds?.has(id);
   }
 }

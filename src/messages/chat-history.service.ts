@@ -19,6 +19,15 @@ export class ChatHistoryService {
   }
 
   /**
+   * The stored messages that `senderRole` sent to `targetId` with one of `localIds` (the Butler's
+   * directives by their action ids), ascending by id.
+   */
+  async sentWithLocalIds(senderRole: 'BUTLER', targetId: number, localIds: string[]): Promise<ChatMessage[]> {
+    if (!localIds.length) return [];
+    return this.orm.em.fork().find(ChatMessage, { senderRole, targetId, localId: { $in: localIds } }, { orderBy: { id: 'asc' } });
+  }
+
+  /**
    * The messages between `a` and `b` in ascending id order: the newest `limit` without a cursor, the
    * `limit` just before `before_id`, or the `limit` just after `after_id`.
    */

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
- * Approved actions that fail (PROTOCOL §6): at once when the agent has no socket at approval, and
+ * Approved actions that fail (PROTOCOL §6): at once when the agent has no socket at approval (with
+ * BUTLER_DELIVERY_TIMEOUT=0; waiting-directives.test.ts covers the default), and
  * when it does not answer within BUTLER_AGENT_TIMEOUT.
  */
 import type { Envelope } from '../../src/shared/protocol';
@@ -12,17 +13,17 @@ warnIfPostgresSkipped('butler agent failures');
 const fromButlerTo = (c: Cast) => (e: Envelope) => e.sender_id === c.butler && e.target_id === c.agent.agent.id;
 const outcomeFor = (c: Cast, text: string) => (e: Envelope) => e.type === 'CHAT' && e.sender_id === c.butler && e.reply_to == null && String(e.payload).includes(text);
 
-describe.each(dbKinds())('approved actions that fail (BUTLER_AGENT_TIMEOUT=1s) on %s', (kind) => {
+describe.each(dbKinds())('approved actions that fail (BUTLER_AGENT_TIMEOUT=1s, BUTLER_DELIVERY_TIMEOUT=0) on %s', (kind) => {
   let s: TestApp;
   beforeAll(async () => {
-    s = await startTestApp({ db: kind, env: { BUTLER_AGENT_TIMEOUT: '1s' } });
+    s = await startTestApp({ db: kind, env: { BUTLER_AGENT_TIMEOUT: '1s', BUTLER_DELIVERY_TIMEOUT: '0' } });
   });
   afterAll(async () => {
     closeAll();
     await s?.close();
   });
 
-  it('fails an approved action at once when its agent is offline: APPROVED → FAILED, nothing is sent later', async () => {
+  it('with BUTLER_DELIVERY_TIMEOUT=0, fails an approved action at once when its agent is offline: APPROVED → FAILED, nothing is sent later', async () => {
     const c = await cast(s, {}, { agentOnline: false });
     const p = (await fileRequest(c, 'reboot while away')).payload as any;
     expect(await decide(c.adm, p.action_id, true)).toEqual({ ok: true, action_id: p.action_id, status: 'APPROVED' });

@@ -1,0 +1,85 @@
+import type { Socket } from 'socket.io';
+import type { ChatMessage } from '../messages/chat-message.entity';
+import { toEnvelope } from '../messages/envelope';
+import type { MessageLogService } from '../messages/message-log.service';
+import { REPLAY_PAGE_SIZE } from '../messages/message-log.service';
+import type { Logger } from '../shared/logger';
+import type { SocketIdentity } from './handshake';
+import type { OrderedDelivery } from './ordered-delivery';
+import type { ReplayGate } from './replay-gate';
+import { writes } from './write-batch';
+
+/** The Butler's side of an agent's handshake (PROTOCOL §6.5); the Butler implements it. */
+export interface DirectiveDesk {
+  /**
+   * The stored directives of the agent's open actions (APPROVED and waiting, or EXECUTING), by id,
+   * about to be sent: the waiting ones count as delivered from here on.
+   */
+  takeOpenDirectives(agentId: number): Promise<ChatMessage[]>;
+}
+
+/**
+ * What a socket gets before live traffic (PROTOCOL §5, §6.5): an agent's open directives that its
+ * replay does not contain, then the replay of every visible message above `auth.last_id` and
+ * `replay:done`, then what arrived live meanwhile (held by the socket's gate).
+ */
+export class Backlog {
+  constructor(
+    private readonly deps: { messageLog: MessageLogService; ordered: OrderedDelivery; directives?: DirectiveDesk; logger: Logger },
+  ) {}
+
+  /** Whether a socket needs a gate and a backlog at connection. */
+  wanted(kind: 'chat' | 'agents' | 'monitor', replayAfter: number | undefined): boolean {
+    return kind === 'agents' ? replayAfter !== undefined || this.deps.directives !== undefined : kind === 'chat' && replayAfter !== undefined;
+  }
+
+  /** Sends the backlog of a socket that just connected, through its gate. */
+  async send(socket: Socket, user: SocketIdentity, replayAfter: number | undefined, gate: ReplayGate): Promise<void> {
+    const open = user.role === 'AGENT' && this.deps.directives ? await this.deps.directives.takeOpenDirectives(user.id).catch(this.failed(socket, user, gate, 0)) : [];
+    if (!open) return;
+    // Open directives at or below `last_id` are not in the replay, and come first: their ids are lower.
+    const before = open.filter((m) => replayAfter === undefined || m.id <= replayAfter);
+    if (before.length) writes.hold(socket);
+    for (const m of before) socket.emit('message', toEnvelope(m));
+    const sent = before.map((m) => m.id);
+    if (replayAfter === undefined) this.release(socket, gate, 0, sent);
+    else await this.replay(socket, user, replayAfter, gate, sent);
+  }
+
+  /**
+   * Sends every visible message above `afterId`, then `replay:done`, then releases the gate. When the
+   * log cannot be read the socket is disconnected, to reconnect and retry.
+   */
+  async replay(socket: Socket, user: SocketIdentity, afterId: number, gate: ReplayGate, alsoSent: number[] = []): Promise<void> {
+    let cursor = afterId;
+    try {
+      for (;;) {
+        const page = await this.deps.messageLog.visibleAfter(user, cursor);
+        writes.hold(socket); // a page goes out as one write
+        for (const m of page) socket.emit('message', toEnvelope(m));
+        if (page.length) cursor = page[page.length - 1].id;
+        if (page.length < REPLAY_PAGE_SIZE) break;
+      }
+    } catch (err) {
+      this.failed(socket, user, gate, cursor)(err);
+      return;
+    }
+    socket.emit('replay:done', { last_id: cursor });
+    this.release(socket, gate, cursor, alsoSent);
+  }
+
+  private release(socket: Socket, gate: ReplayGate, lastId: number, alsoSent: number[]): void {
+    gate.release(lastId, alsoSent);
+    if (!gate.filtering) this.deps.ordered.closeGate(socket);
+  }
+
+  /** Without a complete backlog the client would silently miss messages: it reconnects and retries. */
+  private failed(socket: Socket, user: SocketIdentity, gate: ReplayGate, cursor: number) {
+    return (err: unknown): undefined => {
+      this.deps.logger.error({ err, userId: user.id }, 'replay failed; disconnecting the socket');
+      gate.release(cursor);
+      socket.disconnect(true);
+      return undefined;
+    };
+  }
+}
