@@ -1,6 +1,6 @@
 import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
 import { startServer, type TestServer } from '../helpers/server';
-import type { NewMessage } from '../../src/messages/message-log.service';
+import type { NewMessage } from '../../src/messages/log/message-log.service';
 
 warnIfPostgresSkipped('group commit');
 
