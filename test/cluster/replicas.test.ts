@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import type { LogFaults } from '../../src/messages/log/message-log.service';
 import type { Envelope } from '../../src/shared/protocol';
 import { createDb, type TestDb } from '../helpers/db';
 import { startServer, type TestServer } from '../helpers/server';
@@ -41,6 +42,8 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
   let db: TestDb;
   let keyPrefix: string;
   let R1: TestServer, R2: TestServer, R3: TestServer;
+  /** R1's message-log fault port (see sendWhileR1Dies). */
+  const r1Faults: LogFaults = {};
   let admin: Person, carol: Person, alice: Person, bob: Person, bot: Bot, bot2: Bot;
   let A1: RtClient, A2: RtClient, B: RtClient, ADM: RtClient, ADM2: RtClient, MON: RtClient, C: RtClient, X: RtClient, X3: RtClient, Y: RtClient;
   const everyone = () => [A1, A2, B, ADM, ADM2, MON, C, X, X3, Y];
@@ -51,7 +54,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     db = await createDb('postgres');
     keyPrefix = `ectest-${randomBytes(4).toString('hex')}`;
     const env = { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: keyPrefix };
-    R1 = await startServer('postgres', env, db);
+    R1 = await startServer('postgres', env, db, { logFaults: r1Faults });
     [R2, R3] = await Promise.all([startServer('postgres', env, db), startServer('postgres', env, db)]);
     const login = await R1.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     admin = { user: login.body.user, token: login.body.token };
@@ -280,14 +283,13 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
   describe('a replica that dies between its commit and its publish', () => {
     /** alice sends from R1, which commits the message and then "dies": it never delivers nor acks it. */
     async function sendWhileR1Dies(envelope: Record<string, unknown>): Promise<{ ok: boolean }> {
-      const log = R1.app.services.messageLog;
-      log.afterCommit = async () => {
+      r1Faults.afterCommit = async () => {
         throw new Error('replica died after its commit');
       };
       try {
         return (await A1.send(envelope)) as { ok: boolean };
       } finally {
-        log.afterCommit = undefined;
+        r1Faults.afterCommit = undefined;
       }
     }
 

@@ -1,4 +1,4 @@
-import { createApp, type App } from '../../src/app';
+import { createApp, type App, type AppDeps } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createDb, type DbKind, type TestDb } from './db';
 import { Api } from './api';
@@ -25,10 +25,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts the real app on port 0 against a fresh database of `kind`. */
-export async function startServer(kind: DbKind = 'sqlite', env: Record<string, string> = {}, db?: TestDb): Promise<TestServer> {
+/** Starts the real app on port 0 against a fresh database of `kind` (`deps`: fakes and fault ports). */
+export async function startServer(kind: DbKind = 'sqlite', env: Record<string, string> = {}, db?: TestDb, deps: AppDeps = {}): Promise<TestServer> {
   const database = db ?? (await createDb(kind));
-  const app = await createApp(testConfig({ ...database.env, ...env }));
+  const app = await createApp(testConfig({ ...database.env, ...env }), deps);
   const url = await app.listen(0, '127.0.0.1');
   const api = new Api(url);
   const login = await api.post('/api/auth/login', { username: 'admin', password: 'admin123' });

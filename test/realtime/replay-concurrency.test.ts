@@ -1,5 +1,6 @@
 import type { Envelope } from '../../src/shared/protocol';
 import { dbKinds, warnIfPostgresSkipped } from '../helpers/db';
+import type { LogFaults } from '../../src/messages/log/message-log.service';
 import { startServer, type TestServer } from '../helpers/server';
 import { checkConnection, startSenders, visibleTo } from './replay-support';
 import { closeAll, expectNoneOf, openWith, sleep, storedMessages, times } from './support';
@@ -116,11 +117,13 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
 (dbKinds().includes('postgres') ? describe : describe.skip)('replay with concurrent writers on two replicas sharing one PostgreSQL', () => {
   let a: TestServer;
   let b: TestServer;
+  /** Replica b's message-log fault port (set and cleared by the slow-commit test). */
+  const bFaults: LogFaults = {};
   let reader: Person;
 
   beforeAll(async () => {
     a = await startServer('postgres', { SOCKET_RATE_LIMIT: '100000/s,100000' });
-    b = await startServer('postgres', { SOCKET_RATE_LIMIT: '100000/s,100000' }, a.db);
+    b = await startServer('postgres', { SOCKET_RATE_LIMIT: '100000/s,100000' }, a.db, { logFaults: bFaults });
     reader = await a.api.human(a.adminToken, 'reader');
   });
   afterEach(() => closeAll());
@@ -172,8 +175,7 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
     // Fault injection: replica b pauses 400 ms between its INSERT (the id is drawn) and its COMMIT.
     let inserted!: () => void;
     const insertedSignal = new Promise<void>((r) => (inserted = r));
-    const log = b.app.services.messageLog;
-    log.beforeCommit = async () => {
+    bFaults.beforeCommit = async () => {
       inserted();
       await sleep(400);
     };
@@ -195,7 +197,7 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
       expect([...during.ids, ...after.ids]).toEqual(await visibleIds(start));
       expect(await visibleIds(start)).toEqual(acks.map((x) => x.id).sort((p, q) => p - q));
     } finally {
-      log.beforeCommit = undefined;
+      bFaults.beforeCommit = undefined;
     }
   });
 });
