@@ -66,12 +66,12 @@ export class GroupWriter {
     const now = this.clock.now();
     const messages = inputs.map((input) => toMessage(input, now));
     const { sql, params } = insertStatement(messages, now, this.postgres);
-    const faults = this.faults;
-    const rows = faults.beforeCommit
+    const beforeCommit = this.faults.beforeCommit?.bind(this.faults);
+    const rows = beforeCommit
       ? // Fault injection needs a moment between drawing the ids and making them visible.
         await knex.transaction(async (trx) => {
           const r = rawRows<InsertedRow>(await trx.raw(sql, params as Knex.RawBinding[]), this.postgres);
-          await faults.beforeCommit?.();
+          await beforeCommit();
           return r;
         })
       : await this.insert(knex, sql, params, conn);
