@@ -16,6 +16,7 @@ import { JwtService } from './auth/jwt';
 import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
 import type { Config } from './config/config';
+import { probeDirectDriver } from './db/direct-driver';
 import { initOrm, type Orm } from './db/orm';
 import { SqliteCheckpointer } from './db/sqlite-checkpointer';
 import { HubButlerOutbox } from './hub/butler-outbox';
@@ -27,7 +28,7 @@ import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
 import { ormContext, requestLifecycle } from './http/middleware';
 import { ChatHistoryService } from './messages/chat-history.service';
-import { MessageLogService } from './messages/message-log.service';
+import { MessageLogService, type LogFaults } from './messages/log/message-log.service';
 import { messagesRoutes } from './messages/messages.routes';
 import { SystemLogService } from './messages/system-log.service';
 import { systemClock, type Clock } from './shared/clock';
@@ -44,6 +45,10 @@ export interface AppDeps {
   brain?: Brain;
   /** Joins other replicas through this link instead of REDIS_URL (tests: an in-process MemoryCluster). */
   cluster?: ClusterLink;
+  /** Fault injection into the message log (tests): see LogFaults. */
+  logFaults?: LogFaults;
+  /** `false`: the message log and the SQLite checkpointer skip the driver internals (tests, benches of the public path). */
+  directDriver?: boolean;
 }
 
 export interface App {
@@ -80,7 +85,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   for (const warning of config.warnings) logger.warn(warning);
 
   const orm = await initOrm(config, logger.child({ module: 'db' }));
-  const checkpointer = config.db.driver === 'sqlite' ? await SqliteCheckpointer.start(orm, logger.child({ module: 'db' })) : undefined;
+  const driver = await probeDirectDriver(orm, logger.child({ module: 'db' }), deps.directDriver ?? true);
+  const checkpointer = config.db.driver === 'sqlite' ? await SqliteCheckpointer.start(orm, logger.child({ module: 'db' }), driver) : undefined;
 
   // The hub is wired after the services it serves; services reach it through a late-bound port.
   let hubPort: Hub | undefined;
@@ -102,7 +108,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const auth = new AuthService(users, passwords, jwt, new LoginLimiter(clock), config.allowRegistration);
   const systemLog = new SystemLogService(orm, clock, hub);
   const history = new ChatHistoryService(orm);
-  const messageLog = new MessageLogService(orm, clock, (type) => metrics.messagesStored.inc({ type }));
+  const messageLog = new MessageLogService(orm, clock, (type) => metrics.messagesStored.inc({ type }), { faults: deps.logFaults, driver });
   if (link) {
     const cluster = link;
     await cluster.connect(await messageLog.lastId());

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Adapter } from 'socket.io-adapter';
 import type { OrderedPacket, OrderedSink } from '../hub/ordered-delivery';
 import type { PresenceTracker } from '../hub/presence';
-import type { GroupPublisher } from '../messages/message-log.service';
+import type { GroupPublisher } from '../messages/log/message-log.service';
 
 /** What a replica's link to the others tells the app (Redis' connection health; never for one process). */
 export interface ClusterEvents {

@@ -3,7 +3,7 @@ import { ClusterAdapterWithHeartbeat, type ClusterMessage, type ClusterResponse 
 import type { Adapter } from 'socket.io-adapter';
 import type { OrderedPacket } from '../hub/ordered-delivery';
 import { MemoryPresence, type PresenceTracker } from '../hub/presence';
-import type { GroupPublisher } from '../messages/message-log.service';
+import type { GroupPublisher } from '../messages/log/message-log.service';
 import type { ClusterEvents, ClusterLink } from './cluster-link';
 
 /**

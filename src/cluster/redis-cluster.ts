@@ -5,7 +5,7 @@ import type Redis from 'ioredis';
 import type { Adapter } from 'socket.io-adapter';
 import type { OrderedPacket } from '../hub/ordered-delivery';
 import type { PresenceTracker } from '../hub/presence';
-import type { GroupPublisher } from '../messages/message-log.service';
+import type { GroupPublisher } from '../messages/log/message-log.service';
 import type { Logger } from '../shared/logger';
 import type { ClusterEvents, ClusterLink } from './cluster-link';
 import { OutageBuffer, type Packet } from './outage-buffer';

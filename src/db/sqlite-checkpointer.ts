@@ -1,12 +1,10 @@
 import type { Logger } from '../shared/logger';
+import type { DirectConnection, DirectDriver } from './direct-driver';
 import type { Orm } from './orm';
 
 /** How often the WAL is copied back into the database file. */
 const INTERVAL_MS = 1_000;
-
-interface RawSqlite {
-  all(sql: string, cb: (err: Error | null, rows: Record<string, number>[]) => void): void;
-}
+const CHECKPOINT = 'PRAGMA wal_checkpoint(PASSIVE)';
 
 /**
  * Checkpoints SQLite's write-ahead log from a second connection, off the writers' path.
@@ -18,6 +16,10 @@ interface RawSqlite {
  * its own connection (its own driver thread): PASSIVE never waits for readers or writers, and the
  * commits go on appending to the log meanwhile. SQLite restarts the log from the top once a
  * checkpoint has copied all of it.
+ *
+ * Without the direct driver (see `probeDirectDriver`) there is no connection of its own: the same
+ * checkpoint then runs through the public query path on the application's connection, between
+ * writes, so the log still reaches the file and stops growing.
  */
 export class SqliteCheckpointer {
   private timer?: NodeJS.Timeout;
@@ -25,14 +27,12 @@ export class SqliteCheckpointer {
 
   private constructor(
     private readonly orm: Orm,
-    private readonly db: RawSqlite,
+    private readonly own: DirectConnection | undefined,
     private readonly log: Logger,
   ) {}
 
-  static async start(orm: Orm, log: Logger): Promise<SqliteCheckpointer> {
-    const client = orm.em.getConnection().getKnex().client;
-    const db = (await client.acquireRawConnection()) as RawSqlite;
-    const checkpointer = new SqliteCheckpointer(orm, db, log);
+  static async start(orm: Orm, log: Logger, driver?: DirectDriver): Promise<SqliteCheckpointer> {
+    const checkpointer = new SqliteCheckpointer(orm, await driver?.own(), log);
     checkpointer.timer = setInterval(() => {
       if (!checkpointer.running) checkpointer.running = checkpointer.checkpoint().finally(() => (checkpointer.running = undefined));
     }, INTERVAL_MS);
@@ -41,19 +41,18 @@ export class SqliteCheckpointer {
   }
 
   /** Copies what the log holds into the database file; never blocks the writer. */
-  checkpoint(): Promise<void> {
-    return new Promise((resolve) => {
-      this.db.all('PRAGMA wal_checkpoint(PASSIVE)', (err) => {
-        if (err) this.log.warn({ err: err.message }, 'sqlite checkpoint failed; the next one retries');
-        resolve();
-      });
-    });
+  async checkpoint(): Promise<void> {
+    try {
+      await (this.own ? this.own.query(CHECKPOINT, []) : this.orm.em.getConnection().execute(CHECKPOINT));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'sqlite checkpoint failed; the next one retries');
+    }
   }
 
   /** Stops the timer and closes the connection (the ORM's own close checkpoints what is left). */
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
-    await this.orm.em.getConnection().getKnex().client.destroyRawConnection(this.db);
+    await this.own?.release();
   }
 }

@@ -1,8 +1,8 @@
 import type { Socket } from 'socket.io';
 import type { ChatMessage } from '../messages/chat-message.entity';
 import { toEnvelope } from '../messages/envelope';
-import type { MessageLogService } from '../messages/message-log.service';
-import { REPLAY_PAGE_SIZE } from '../messages/message-log.service';
+import type { MessageLogService } from '../messages/log/message-log.service';
+import { REPLAY_PAGE_SIZE } from '../messages/log/message-log.service';
 import type { Logger } from '../shared/logger';
 import type { SocketIdentity } from './handshake';
 import type { OrderedDelivery } from './ordered-delivery';

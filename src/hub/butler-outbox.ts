@@ -1,7 +1,7 @@
 import type { ButlerOutbox, Party } from '../butler/butler.port';
 import type { Clock } from '../shared/clock';
 import { withPayload } from '../messages/envelope';
-import type { MessageLogService } from '../messages/message-log.service';
+import type { MessageLogService } from '../messages/log/message-log.service';
 import type { Envelope } from '../shared/protocol';
 import type { Delivery } from './delivery';
 import type { PresenceTracker } from './presence';

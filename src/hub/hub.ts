@@ -8,7 +8,7 @@ import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
 import { toEnvelope } from '../messages/envelope';
 import type { ChatMessage } from '../messages/chat-message.entity';
-import type { MessageLogService } from '../messages/message-log.service';
+import type { MessageLogService } from '../messages/log/message-log.service';
 import type { LogAuthor, SystemLogEntry, SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';

@@ -4,7 +4,7 @@ import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
 import type { ChatMessage } from '../messages/chat-message.entity';
 import { isoTime, withPayload } from '../messages/envelope';
-import type { MessageLogService } from '../messages/message-log.service';
+import type { MessageLogService } from '../messages/log/message-log.service';
 import type { SystemLogService } from '../messages/system-log.service';
 import type { LogLevel } from '../messages/system-log.entity';
 import type { Clock } from '../shared/clock';

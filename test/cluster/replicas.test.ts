@@ -7,6 +7,7 @@
  * bot2 (agent) on R1. Every test starts with empty recordings and uses its own payloads.
  */
 import Redis from 'ioredis';
+import type { LogFaults } from '../../src/messages/log/message-log.service';
 import type { Envelope } from '../../src/shared/protocol';
 import { closeAll, createAgent, createDb, createHuman, eventually, newRedisPrefix, redisUrl, expectRefused, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, type TestDb } from '../support';
 import { describeCluster } from './processes';
@@ -36,6 +37,8 @@ function expectNoneNow(clients: TestClient[], match: (e: Envelope) => boolean): 
 run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)', () => {
   let db: TestDb;
   let keyPrefix: string;
+  /** R1's message-log fault port (see sendWhileR1Dies). */
+  const r1Faults: LogFaults = {};
   let R1: TestApp, R2: TestApp, R3: TestApp;
   let admin: Person, carol: Person, alice: Person, bob: Person, bot: Bot, bot2: Bot;
   let A1: TestClient, A2: TestClient, B: TestClient, ADM: TestClient, ADM2: TestClient, MON: TestClient, C: TestClient, X: TestClient, X3: TestClient, Y: TestClient;
@@ -47,7 +50,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
     db = await createDb('postgres');
     keyPrefix = newRedisPrefix();
     const redis = { prefix: keyPrefix };
-    R1 = await startTestApp({ db, redis });
+    R1 = await startTestApp({ db, redis, deps: { logFaults: r1Faults } });
     [R2, R3] = await Promise.all([startTestApp({ db, redis }), startTestApp({ db, redis })]);
     const login = await R1.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     admin = { user: login.body.user, token: login.body.token };
@@ -276,14 +279,13 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
   describe('a replica that dies between its commit and its publish', () => {
     /** alice sends from R1, which commits the message and then "dies": it never delivers nor acks it. */
     async function sendWhileR1Dies(envelope: Record<string, unknown>): Promise<{ ok: boolean }> {
-      const log = R1.app.services.messageLog;
-      log.afterCommit = async () => {
+      r1Faults.afterCommit = async () => {
         throw new Error('replica died after its commit');
       };
       try {
         return (await A1.send(envelope)) as { ok: boolean };
       } finally {
-        log.afterCommit = undefined;
+        r1Faults.afterCommit = undefined;
       }
     }
 

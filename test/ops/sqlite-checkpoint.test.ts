@@ -2,32 +2,27 @@
  * SQLite's write-ahead log is copied back into the database file by the app's own checkpointer, not by
  * the commits (which run with wal_autocheckpoint = 0, see src/db/sqlite-checkpointer.ts). What a user
  * would notice if that stopped: a log that grows without end, and a database file that stays without
- * the data until the app closes. So: store something, and watch the database file alone get it.
+ * the data until the app closes. So: store something, and watch the database file alone get it; with
+ * the checkpointer's own connection (direct driver) and without it (the public path's fallback).
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Database } from 'sqlite3';
 import { sleep, startTestApp, type TestApp } from '../support';
-
-interface Sqlite3 {
-  Database: new (path: string) => {
-    get(sql: string, cb: (err: Error | null, row: { n: number }) => void): void;
-    close(cb: () => void): void;
-  };
-}
 
 /**
  * Counts the rows of a table in a copy of the database file *without* its -wal file, opened with the
- * driver the app itself loaded; -1 when the copy caught a checkpoint half-way (try again).
+ * driver the app uses (sqlite3, a direct dependency); -1 when the copy caught a checkpoint half-way (try again).
  */
-async function rowsInMainFile(driver: Sqlite3, dbPath: string, table: string): Promise<number> {
+async function rowsInMainFile(dbPath: string, table: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'echocenter-ckpt-'));
   try {
     const copy = join(dir, 'copy.db');
     copyFileSync(dbPath, copy);
-    const db = new driver.Database(copy);
+    const db = new Database(copy);
     try {
-      return await new Promise<number>((resolve) => db.get(`select count(*) as n from ${table}`, (err, row) => resolve(err ? -1 : row.n)));
+      return await new Promise<number>((resolve) => db.get<{ n: number }>(`select count(*) as n from ${table}`, (err, row) => resolve(err ? -1 : row.n)));
     } finally {
       await new Promise((resolve) => db.close(() => resolve(undefined)));
     }
@@ -36,14 +31,15 @@ async function rowsInMainFile(driver: Sqlite3, dbPath: string, table: string): P
   }
 }
 
-describe('SQLite checkpoints (embedded database)', () => {
+describe.each([
+  ['its own connection (direct driver)', true],
+  ['the application connection (public query path)', false],
+])('SQLite checkpoints (embedded database) through %s', (_path, directDriver) => {
   let s: TestApp;
   let dbPath: string;
-  let driver: Sqlite3;
   beforeAll(async () => {
-    s = await startTestApp();
+    s = await startTestApp({ deps: { directDriver } });
     dbPath = s.db.env.SQLITE_PATH;
-    driver = s.app.orm.em.getConnection().getKnex().client.driver as Sqlite3;
   });
   afterAll(() => s?.close());
 
@@ -61,7 +57,7 @@ describe('SQLite checkpoints (embedded database)', () => {
     const deadline = Date.now() + 10_000;
     while (inFile !== stored && Date.now() < deadline) {
       await sleep(200);
-      inFile = await rowsInMainFile(driver, dbPath, 'system_logs');
+      inFile = await rowsInMainFile(dbPath, 'system_logs');
     }
     expect(inFile).toBe(stored);
   });

@@ -1,3 +1,4 @@
+import type { LogFaults } from '../../src/messages/log/message-log.service';
 import type { Envelope } from '../../src/shared/protocol';
 import { closeAll, createAgent, createHuman, dbKinds, expectNoneOf, openWith, sleep, startTestApp, storedMessages, type TestApp, times, warnIfPostgresSkipped } from '../support';
 import { checkConnection, startSenders, visibleTo } from './replay-checks';
@@ -114,11 +115,13 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
 (dbKinds().includes('postgres') ? describe : describe.skip)('replay with concurrent writers on two replicas sharing one PostgreSQL', () => {
   let a: TestApp;
   let b: TestApp;
+  /** Replica b's message-log fault port (set and cleared by the slow-commit test). */
+  const bFaults: LogFaults = {};
   let reader: Person;
 
   beforeAll(async () => {
     a = await startTestApp({ db: 'postgres', env: { SOCKET_RATE_LIMIT: '100000/s,100000' } });
-    b = await startTestApp({ db: a.db, env: { SOCKET_RATE_LIMIT: '100000/s,100000' } });
+    b = await startTestApp({ db: a.db, env: { SOCKET_RATE_LIMIT: '100000/s,100000' }, deps: { logFaults: bFaults } });
     reader = await createHuman(a.api, a.adminToken, 'reader');
   });
   afterEach(() => closeAll());
@@ -170,8 +173,7 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
     // Fault injection: replica b pauses 400 ms between its INSERT (the id is drawn) and its COMMIT.
     let inserted!: () => void;
     const insertedSignal = new Promise<void>((r) => (inserted = r));
-    const log = b.app.services.messageLog;
-    log.beforeCommit = async () => {
+    bFaults.beforeCommit = async () => {
       inserted();
       await sleep(400);
     };
@@ -193,7 +195,7 @@ async function replayOnce(url: string, token: string, lastId: number): Promise<{
       expect([...during.ids, ...after.ids]).toEqual(await visibleIds(start));
       expect(await visibleIds(start)).toEqual(acks.map((x) => x.id).sort((p, q) => p - q));
     } finally {
-      log.beforeCommit = undefined;
+      bFaults.beforeCommit = undefined;
     }
   });
 });
