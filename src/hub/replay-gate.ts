@@ -1,6 +1,5 @@
 import type { Adapter, BroadcastOptions } from 'socket.io-adapter';
 import type { Socket } from 'socket.io';
-import { writes } from './write-batch';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type AdapterClass = new (...args: any[]) => Adapter;
@@ -78,7 +77,6 @@ export function withReplayGate<T extends AdapterClass>(Base: T, onDelivered?: (i
     const id = messageId(packet);
     if (id !== undefined) onDelivered?.(id);
     return base.apply.call(this, opts, (socket: Socket) => {
-      writes.hold(socket);
       const gate = gates.get(socket);
       if (!gate) return callback(socket);
       gate.offer(id, () => callback(socket));
