@@ -1,4 +1,5 @@
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../shared/logger';
 
 /**
@@ -10,16 +11,19 @@ import type { Logger } from '../shared/logger';
  * 1. The session id of a connection (`conn.id`, the protocol's `sid`, typed private): how
  *    write-batch.ts matches a long-polling connection to the TCP socket of its later upgrade.
  *    Without it such connections are not coalesced.
- * 2. For a WebSocket upgrade engine.io hands its middlewares a stand-in response (a subset of
- * ServerResponse) that keeps the upgrade request as `res.req`; its constructor also registers
- * `socket.once("close", () => this.emit("close"))` on the TCP socket, so the stand-in, and through
- * `res.req` the whole IncomingMessage, lives as long as the connection (about 1 KB a socket: 20 MB at
- * 20,000 agents). Once the middlewares have run nothing reads `res.req` again (ws reads the request it
- * is handed, engine.io keeps the one it needs), so it is dropped. Without it each connection keeps
- *    its upgrade request.
+ * 2. For a WebSocket upgrade engine.io builds a stand-in response for its middlewares (a subset of
+ *    ServerResponse holding the request), and registers `socket.once("close", () => this.emit("close"))`
+ *    on the TCP socket so that middlewares can listen for the response's `close`. That listener keeps
+ *    the stand-in, and through it the whole IncomingMessage, alive as long as the connection (about
+ *    1.4 KB a socket: 28 MB at 20,000 agents). EchoCenter registers no middleware that listens for it,
+ *    so it is removed: it is the one `close` listener added to the TCP socket between the HTTP
+ *    server's `upgrade` event and engine.io's middlewares (counted, not recognised by its text).
+ *    Without it each connection keeps its upgrade request.
  */
 export class EngineIoInternals {
   private readonly off = new Set<'sessionId' | 'upgradeStandIn'>();
+  /** The TCP socket's `close` listener count when its upgrade arrived (see 2.). */
+  private readonly closeListenersAtUpgrade = new WeakMap<Duplex, number>();
 
   constructor(private readonly log: Logger) {}
 
@@ -32,17 +36,25 @@ export class EngineIoInternals {
     return undefined;
   }
 
+  /** Called first on the HTTP server's `upgrade`, before engine.io's own listener (see 2.). */
+  upgradeArriving(tcp: Duplex): void {
+    if (!forcedOff && !this.off.has('upgradeStandIn')) this.closeListenersAtUpgrade.set(tcp, tcp.listenerCount('close'));
+  }
+
   /**
-   * Drops the stand-in response's reference to the upgrade request. Must run after every other engine
-   * middleware (they may still call `res.setHeader`, which goes through `res.req`).
+   * Removes the `close` listener of engine.io's upgrade stand-in (see 2.). Runs as the last engine
+   * middleware: nothing else registers a `close` listener on the TCP socket before it.
    */
-  releaseUpgradeStandIn(req: IncomingMessage, res: object): void {
-    if (forcedOff || this.off.has('upgradeStandIn') || res instanceof ServerResponse) return; // polling: a real response
-    const standIn = res as { req?: unknown; setHeader?: unknown };
-    if (standIn.req !== req || typeof standIn.setHeader !== 'function') {
-      return this.disable('upgradeStandIn', 'the upgrade stand-in response has no `req`');
+  releaseUpgradeStandIn(req: IncomingMessage): void {
+    const tcp = req.socket;
+    const before = this.closeListenersAtUpgrade.get(tcp);
+    if (before === undefined) return; // a long-polling request, or the release is off
+    this.closeListenersAtUpgrade.delete(tcp);
+    const listeners = tcp.rawListeners('close');
+    if (listeners.length !== before + 1) {
+      return this.disable('upgradeStandIn', `an upgrade added ${listeners.length - before} close listeners before the middlewares, not 1`);
     }
-    standIn.req = undefined;
+    tcp.removeListener('close', listeners[before] as () => void);
   }
 
   private disable(what: 'sessionId' | 'upgradeStandIn', why: string): void {

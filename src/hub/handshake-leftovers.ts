@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { BaseServer, Socket as EngineSocket } from 'engine.io';
 import type { Socket } from 'socket.io';
 import type { EngineIoInternals } from './engine-io.internals';
@@ -19,19 +20,22 @@ const authorizationHeaders = new WeakMap<object, string>();
  *   engine.io's `connection` event (socket.io 4.8's `buildHandshake` tolerates it: a namespace's
  *   `handshake` then has no headers, url or query, which EchoCenter does not read). Only the
  *   `Authorization` header is kept, in a WeakMap.
- * - A websocket upgrade's request: held by engine.io's stand-in response for middlewares, released by
- *   the last engine middleware (the one internal: see engine-io.internals.ts).
+ * - A websocket upgrade's request: held by engine.io's stand-in response for middlewares through a
+ *   `close` listener on the TCP socket, removed by the last engine middleware (an internal: see
+ *   engine-io.internals.ts).
  *
- * Register after WriteBatch.attach, whose `connection` listener still reads the request.
+ * Register after WriteBatch.attach, whose `connection` listener still reads the request, and after
+ * engine.io has attached to `httpServer`.
  */
-export function dropHandshakeRequests(engine: BaseServer, internals: EngineIoInternals): void {
+export function dropHandshakeRequests(httpServer: HttpServer, engine: BaseServer, internals: EngineIoInternals): void {
+  httpServer.prependListener('upgrade', (_req: IncomingMessage, tcp: Duplex) => internals.upgradeArriving(tcp));
   engine.on('connection', (conn: EngineSocket) => {
     const header = conn.request?.headers.authorization;
     if (typeof header === 'string') authorizationHeaders.set(conn, header);
     (conn as { request: IncomingMessage | null }).request = null;
   });
-  engine.use((req: IncomingMessage, res: object, next: () => void) => {
-    internals.releaseUpgradeStandIn(req, res);
+  engine.use((req: IncomingMessage, _res: unknown, next: () => void) => {
+    internals.releaseUpgradeStandIn(req);
     next();
   });
 }

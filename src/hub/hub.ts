@@ -89,7 +89,7 @@ export class Hub implements HubPort {
       ...(writes.wsEngine ? { wsEngine: writes.wsEngine } : {}),
     });
     writes.attach(this.io.engine); // first: it still reads each connection's first request
-    dropHandshakeRequests(this.io.engine, internals);
+    dropHandshakeRequests(httpServer, this.io.engine, internals);
     this.delivery = new Delivery(this.io);
     this.directory = new Directory(deps.orm, deps.users);
     this.departures = new Departures({ ...deps, announce: (view) => this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view)) });

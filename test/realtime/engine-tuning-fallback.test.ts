@@ -30,20 +30,34 @@ describe('engine.io internals probe', () => {
     expect(warnings).toHaveLength(1);
   });
 
-  it('an upgrade stand-in without `req`: nothing is touched, one warning, and the release stays off', () => {
+  it("an upgrade whose TCP socket got other than one close listener before the middlewares: nothing is removed, one warning, off for good", () => {
     const { log, warnings } = fakeLogger();
     const internals = new EngineIoInternals(log);
-    const req = new IncomingMessage(new TcpSocket());
-    const fits = { req, setHeader() {} };
-    internals.releaseUpgradeStandIn(req, fits);
-    expect(fits.req).toBeUndefined();
+    const upgrade = () => {
+      const tcp = new TcpSocket();
+      tcp.on('close', () => {}); // one of the HTTP server's, say
+      internals.upgradeArriving(tcp);
+      return { tcp, req: { socket: tcp } as unknown as IncomingMessage };
+    };
 
-    const differs = { request: req, setHeader() {} };
-    internals.releaseUpgradeStandIn(req, differs);
-    expect(differs.request).toBe(req);
-    const later = { req, setHeader() {} };
-    internals.releaseUpgradeStandIn(req, later);
-    expect(later.req).toBe(req);
+    const fits = upgrade();
+    fits.tcp.once('close', () => {}); // the stand-in's
+    internals.releaseUpgradeStandIn(fits.req);
+    expect(fits.tcp.listenerCount('close')).toBe(1);
+    const polling = new TcpSocket();
+    polling.on('close', () => {});
+    internals.releaseUpgradeStandIn({ socket: polling } as unknown as IncomingMessage); // never seen at an upgrade
+    expect(polling.listenerCount('close')).toBe(1);
+    expect(warnings).toHaveLength(0);
+
+    const differs = upgrade();
+    differs.tcp.on('close', () => {}).on('close', () => {});
+    internals.releaseUpgradeStandIn(differs.req);
+    expect(differs.tcp.listenerCount('close')).toBe(3);
+    const later = upgrade();
+    later.tcp.once('close', () => {});
+    internals.releaseUpgradeStandIn(later.req);
+    expect(later.tcp.listenerCount('close')).toBe(2);
     expect(warnings).toHaveLength(1);
   });
 });

@@ -80,19 +80,24 @@ describe('what a socket keeps of its handshake', () => {
     await expect(connected(manager.socket('/agents'))).rejects.toThrow('unauthorized');
   });
 
-  it('nothing keeps the upgrade request of a connected socket alive: it is garbage collected', async () => {
+  it('nothing keeps the upgrade request of a connected socket alive, nor engine.io\'s stand-in response: both are garbage collected', async () => {
     const agent = await s.api.agent(s.adminToken, 'leftovers-collected');
     let request: WeakRef<IncomingMessage> | undefined;
+    let standIn: WeakRef<object> | undefined;
     const engine = s.app.hub.io.engine;
     // Ahead of the hub's listener, which drops the request.
     const onConnection = (conn: EngineConn) => (request = new WeakRef(conn.request!));
     engine.prependListener('connection', onConnection);
+    // The response engine.io hands its middlewares for an upgrade (this one runs after the hub's, for the rest of the file).
+    engine.use((_req: unknown, res: object, next: () => void) => ((standIn = new WeakRef(res)), next()));
     try {
       const client = await connect(s.url, 'agents', { token: agent.token });
       expect(request?.deref()).toBeInstanceOf(IncomingMessage);
+      expect(standIn?.deref()).toBeDefined();
       await new Promise((resolve) => setTimeout(resolve, 50)); // a WeakRef holds its target for the current turn
       collectGarbage();
       expect(request?.deref()).toBeUndefined();
+      expect(standIn?.deref()).toBeUndefined();
       expect(client.socket.connected).toBe(true);
     } finally {
       engine.off('connection', onConnection);
