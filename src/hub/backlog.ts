@@ -7,7 +7,6 @@ import type { Logger } from '../shared/logger';
 import type { SocketIdentity } from './handshake';
 import type { OrderedDelivery } from './ordered-delivery';
 import type { ReplayGate } from './replay-gate';
-import { writes } from './write-batch';
 
 /** The Butler's side of an agent's handshake (PROTOCOL §6.5); the Butler implements it. */
 export interface DirectiveDesk {
@@ -39,7 +38,6 @@ export class Backlog {
     if (!open) return;
     // Open directives at or below `last_id` are not in the replay, and come first: their ids are lower.
     const before = open.filter((m) => replayAfter === undefined || m.id <= replayAfter);
-    if (before.length) writes.hold(socket);
     for (const m of before) socket.emit('message', toEnvelope(m));
     const sent = before.map((m) => m.id);
     if (replayAfter === undefined) this.release(socket, gate, 0, sent);
@@ -55,7 +53,6 @@ export class Backlog {
     try {
       for (;;) {
         const page = await this.deps.messageLog.visibleAfter(user, cursor);
-        writes.hold(socket); // a page goes out as one write
         for (const m of page) socket.emit('message', toEnvelope(m));
         if (page.length) cursor = page[page.length - 1].id;
         if (page.length < REPLAY_PAGE_SIZE) break;

@@ -1,75 +1,51 @@
-import { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { BaseServer, Socket as EngineSocket } from 'engine.io';
 import type { Socket } from 'socket.io';
-import { engineOf, type TcpSocket } from './engine-internals';
+import type { EngineIoInternals } from './engine-io.internals';
 
 /**
- * Request headers that a later namespace on the same connection still reads at its handshake
- * (socket.io builds each namespace's `handshake` from the connection's first request): the bearer
- * credential (handshake.ts) and `Origin` (`handshake.xdomain`).
+ * The `Authorization` header of each connection's first request, for the namespaces that connect on
+ * it later (handshake.ts): once the request is dropped, socket.io builds their `handshake` without
+ * headers. Keyed by the engine.io connection, so it goes with it.
  */
-const KEPT_HEADERS = ['authorization', 'origin'] as const;
+const authorizationHeaders = new WeakMap<object, string>();
 
 /**
- * What socket.io reads from a connection's request after the first namespace has connected (its
- * `buildHandshake` for each further namespace): the headers above, the URL and query, and whether
- * the transport was encrypted. Nothing else reads it later (socket.io 4.8.4 / engine.io 6.6.13, see
- * engine-internals.ts; the tests fail if that changes).
- */
-interface SlimRequest {
-  headers: IncomingMessage['headers'];
-  url: string | undefined;
-  _query: unknown;
-  connection: { encrypted: boolean };
-}
-
-/**
- * Lets go of what a connected socket no longer needs from its handshake. engine.io keeps the upgrade
- * request (an IncomingMessage with its stream state, headers and listeners) for the connection's
- * lifetime: it is replaced by the few fields socket.io still reads (SlimRequest). The handshake's
- * copy of the `auth` payload, which holds the credential, is dropped too.
+ * Lets go of the requests that opened a connection, which engine.io would otherwise keep for the
+ * connection's lifetime (an IncomingMessage with its stream state, headers and listeners; about
+ * 1.6 KB a socket with the `auth` copy below: 32 MB at 20,000 idle agents, README → Benchmarks).
  *
- * About 1.6 KB a socket in all (1 KB of it the request): 32 MB at 20,000 idle agents (README → Benchmarks).
+ * - The first request: socket.io's documented memory-saving path, `conn.request = null` in
+ *   engine.io's `connection` event (socket.io 4.8's `buildHandshake` tolerates it: a namespace's
+ *   `handshake` then has no headers, url or query, which EchoCenter does not read). Only the
+ *   `Authorization` header is kept, in a WeakMap.
+ * - A websocket upgrade's request: held by engine.io's stand-in response for middlewares through a
+ *   `close` listener on the TCP socket, removed by the last engine middleware (an internal: see
+ *   engine-io.internals.ts).
+ *
+ * Register after WriteBatch.attach, whose `connection` listener still reads the request, and after
+ * engine.io has attached to `httpServer`.
  */
-export function dropHandshakeLeftovers(socket: Socket): void {
-  const conn = engineOf(socket);
-  const req = conn.request as IncomingMessage | SlimRequest;
-  if (req instanceof IncomingMessage) {
-    const headers: IncomingMessage['headers'] = {};
-    for (const name of KEPT_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
-    conn.request = {
-      headers,
-      url: req.url,
-      _query: (req as unknown as { _query?: unknown })._query,
-      connection: { encrypted: Boolean((req.socket as { encrypted?: boolean } | null)?.encrypted) },
-    };
-    const tcp = conn.transport?.socket?._socket;
-    if (tcp) releaseUpgradeResponse(tcp);
-    // A long-polling connection that upgrades later does so with a request of its own.
-    else if (conn.transport?.name === 'polling') {
-      conn.once('upgrade', (transport) => {
-        const upgraded = transport.socket?._socket;
-        if (upgraded) releaseUpgradeResponse(upgraded);
-      });
-    }
-  }
-  socket.handshake.headers = (conn.request as SlimRequest).headers;
-  socket.handshake.auth = {};
+export function dropHandshakeRequests(httpServer: HttpServer, engine: BaseServer, internals: EngineIoInternals): void {
+  httpServer.prependListener('upgrade', (_req: IncomingMessage, tcp: Duplex) => internals.upgradeArriving(tcp));
+  engine.on('connection', (conn: EngineSocket) => {
+    const header = conn.request?.headers.authorization;
+    if (typeof header === 'string') authorizationHeaders.set(conn, header);
+    (conn as { request: IncomingMessage | null }).request = null;
+  });
+  engine.use((req: IncomingMessage, _res: unknown, next: () => void) => {
+    internals.releaseUpgradeStandIn(req);
+    next();
+  });
 }
 
-/**
- * engine.io answers a WebSocket upgrade through a stand-in response (for HTTP middlewares), which
- * holds the request and re-emits the TCP socket's `close` for them: `socket.once("close", () =>
- * this.emit("close"))`. That listener would keep the request alive as long as the connection. This
- * server registers no engine middleware that could listen for it, so it is removed; a listener of
- * any other shape is left alone.
- */
-function releaseUpgradeResponse(tcp: TcpSocket): void {
-  for (const raw of tcp.rawListeners('close')) {
-    const listener = (raw as { listener?: () => void }).listener;
-    // An anonymous function without parameters, before its source text is looked at.
-    if (listener && listener.name === '' && listener.length === 0 && String(listener) === '() => this.emit("close")') {
-      tcp.removeListener('close', listener);
-      return;
-    }
-  }
+/** The `Authorization` header the connection under `socket` opened with, if any. */
+export function authorizationHeaderOf(socket: Socket): string | undefined {
+  return authorizationHeaders.get(socket.conn);
+}
+
+/** Drops the handshake's copy of the `auth` payload, which holds the credential, once it has been read. */
+export function dropAuthPayload(socket: Socket): void {
+  socket.handshake.auth = {};
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../shared/logger';
 import { isHuman, type Role } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
 import { userView, type AgentView } from '../users/user.view';
+import { authorizationHeaderOf } from './handshake-leftovers';
 
 export type NamespaceKind = 'chat' | 'agents' | 'monitor';
 
@@ -50,13 +51,14 @@ export class HandshakeError extends Error {
 const refuse = () => new HandshakeError('unauthorized', 'UNAUTHORIZED');
 
 /**
- * The credential of a handshake: `auth.token`, else an `Authorization: Bearer` header. A token in the
- * query string is never read.
+ * The credential of a handshake: `auth.token`, else an `Authorization: Bearer` header (of the
+ * connection's first request, kept by handshake-leftovers.ts for every namespace on it). A token in
+ * the query string is never read.
  */
 function credentialOf(socket: Socket): string | undefined {
   const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
   if (typeof fromAuth === 'string' && fromAuth) return fromAuth;
-  const header = socket.handshake.headers.authorization;
+  const header = authorizationHeaderOf(socket);
   return typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1] : undefined;
 }
 

@@ -20,13 +20,15 @@ import type { AgentView } from '../users/user.view';
 import { ADMINS_ROOM, Delivery, userRoom } from './delivery';
 import { Departures } from './departures';
 import { Directory } from './directory';
-import { dropHandshakeLeftovers } from './handshake-leftovers';
+import { EngineIoInternals, engineTuningForcedOff } from './engine-io.internals';
+import { dropAuthPayload, dropHandshakeRequests } from './handshake-leftovers';
 import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
 import { MessageHandlers, type HubListener } from './message.handlers';
 import type { PresenceTracker } from './presence';
 import { Backlog, type DirectiveDesk } from './backlog';
 import { OrderedDelivery, type OrderedSink } from './ordered-delivery';
+import { WriteBatch } from './write-batch';
 
 export interface HubDeps {
   config: Config;
@@ -84,6 +86,8 @@ export class Hub implements HubPort {
   ) {
     this.log = deps.logger.child({ module: 'hub' });
     const { config } = deps;
+    const internals = new EngineIoInternals(this.log);
+    const writes = new WriteBatch(!engineTuningForcedOff(), internals);
     this.io = new Server(httpServer, {
       // Well above MAX_PAYLOAD_BYTES, so that an oversized payload is refused in the ack, not by a disconnect.
       maxHttpBufferSize: Math.max(1 << 20, config.maxPayloadBytes * 4 + 65_536),
@@ -92,7 +96,11 @@ export class Hub implements HubPort {
       serveClient: true,
       // While draining, new connections are refused: the client's reconnection goes to another replica.
       allowRequest: (_req, callback) => callback(this.draining ? 'shutting down' : null, !this.draining),
+      // A ws server that sees each connection's TCP socket, to send a turn's frames in one write.
+      ...(writes.wsEngine ? { wsEngine: writes.wsEngine } : {}),
     });
+    writes.attach(this.io.engine); // first: it still reads each connection's first request
+    dropHandshakeRequests(httpServer, this.io.engine, internals);
     this.ordered = new OrderedDelivery(this.io);
     this.delivery = new Delivery(this.io, deps.orderedSink ?? this.ordered);
     this.backlog = new Backlog({ messageLog: deps.messageLog, ordered: this.ordered, directives: deps.directives, logger: this.log });
@@ -133,7 +141,7 @@ export class Hub implements HubPort {
     });
     if (kind === 'agents') this.track(this.agentArrived(user, socket.id, data.arrival!));
     data.arrival = undefined;
-    dropHandshakeLeftovers(socket);
+    dropAuthPayload(socket);
     if (gate) this.track(this.backlog.send(socket, user, data.replayAfter, gate));
   }
 

@@ -18,7 +18,6 @@ import type { Directory } from './directory';
 import { ParsedEnvelope, parseEnvelope, type IncomingEnvelope } from './envelope.schema';
 import type { SocketData, SocketIdentity } from './handshake';
 import { TokenBucket } from './rate-limiter';
-import { writes } from './write-batch';
 
 /** Consumers of stored conversation messages (the Butler); called after delivery. */
 export interface HubListener {
@@ -88,10 +87,7 @@ export class MessageHandlers {
   private receive(socket: Socket, raw: unknown, ack: unknown): void {
     const reply = (a: Ack) => {
       if (!a.ok) this.deps.metrics.messagesRefused.inc({ code: a.code });
-      if (typeof ack === 'function') {
-        writes.hold(socket);
-        ack(a);
-      }
+      if (typeof ack === 'function') ack(a);
     };
     const lane = this.laneOf(socket);
     if (!lane.bucket.take()) return reply({ ok: false, error: 'Too many messages; slow down', code: 'RATE_LIMITED' });

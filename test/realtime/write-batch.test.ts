@@ -1,11 +1,12 @@
 import type { Socket } from 'socket.io';
+import { io } from 'socket.io-client';
 import { closeAll, connect, createAgent, createHuman, startTestApp, type TestApp, type TestClient } from '../support';
 
 // The frames a connection gets in one turn of the event loop (a commit group's deliveries and acks)
 // leave the server in one write (src/hub/write-batch.ts). Database-independent: SQLite only.
 
 /** Counts the writes the server makes on the TCP socket under a client's websocket. */
-function countWrites(s: TestApp, nsp: 'chat' | 'agents', client: TestClient): { writes: number } {
+function countWrites(s: TestApp, nsp: 'chat' | 'agents', client: Pick<TestClient, 'socket'>): { writes: number } {
   const server = s.app.hub.io.of(`/${nsp}`).sockets.get(client.socket.id!) as Socket;
   const raw = (server.conn as unknown as { transport: { socket: { _socket: Record<string, (...a: unknown[]) => unknown> } } }).transport.socket._socket;
   const counter = { writes: 0 };
@@ -72,5 +73,30 @@ describe('frames of one event-loop turn go out in one write', () => {
     expect(got).toHaveLength(12);
     expect(got.map((e) => e.id)).toEqual([...got.map((e) => e.id!)].sort((x, y) => x - y));
     expect(writes.writes).toBeLessThanOrEqual(6);
+  });
+
+  it('a long-polling connection that upgrades is coalesced on its websocket too', async () => {
+    const sender = await createHuman(s.api, s.adminToken, 'upgraded-sender');
+    const peer = await createHuman(s.api, s.adminToken, 'upgraded-peer');
+    const m = await connect(s.url, 'chat', { token: sender.token });
+    const socket = io(`${s.url}/chat`, { auth: { token: peer.token }, transports: ['polling', 'websocket'], reconnection: false, forceNew: true });
+    try {
+      const received: unknown[] = [];
+      socket.on('message', (e: { payload: unknown }) => received.push(e.payload));
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('connect_error', reject));
+      const conn = (s.app.hub.io.of('/chat').sockets.get(socket.id!) as Socket).conn;
+      for (const deadline = Date.now() + 5_000; conn.transport.name !== 'websocket' && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      expect(conn.transport.name).toBe('websocket');
+      const peerWrites = countWrites(s, 'chat', { socket } as Pick<TestClient, 'socket'>);
+
+      const acks = await Promise.all(Array.from({ length: 40 }, (_, i) => m.send({ type: 'CHAT', target_id: peer.user.id, payload: i })));
+      expect(acks.every((a) => a.ok)).toBe(true);
+      for (const deadline = Date.now() + 5_000; received.length < 40 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      expect(received).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      expect(peerWrites.writes).toBeGreaterThan(0);
+      expect(peerWrites.writes).toBeLessThanOrEqual(10);
+    } finally {
+      socket.disconnect();
+    }
   });
 });
