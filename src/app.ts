@@ -160,11 +160,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
   const realtime = new Hub(server, {
-    config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, adapter: link?.adapter(),
+    config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, butler, adapter: link?.adapter(),
   });
   hubPort = realtime;
   link?.on('recovered', (floor) => realtime.resync(floor));
-  realtime.addListener(butler);
   await butler.start();
   let baseUrl = '';
   let closing: Promise<void> | undefined;

@@ -88,6 +88,11 @@ export class AgentsService {
     return new Map(rows.map((row) => [row.token_hash as string, loginOf(row)]));
   }
 
+  /** An agent's AGENT_STATUS: its `status` and `last_report`, stored on its user row. */
+  reportStatus(agentId: number, status: string, report: string | null): Promise<void> {
+    return this.users.setAgentStatus(agentId, status, report);
+  }
+
   async remove(id: number): Promise<void> {
     const user = await this.users.findById(id);
     if (user?.role === 'BUTLER') throw conflict('The Butler cannot be deleted');

@@ -8,7 +8,6 @@ import { toEnvelope } from '../messages/envelope';
 import type { SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
-import type { Ack } from '../shared/protocol';
 import type { UsersService } from '../users/users.service';
 import { AuthorizationFlow } from './authorization.flow';
 import { AuthorizationStore } from './authorization.service';
@@ -85,7 +84,7 @@ export class Butler {
     this.sweeper.unref();
   }
 
-  /** Hub listener: a stored CHAT was delivered. Runs inside the delivery; must not block. */
+  /** Chat listener: a stored CHAT was delivered. Runs inside the delivery; must not block. */
   onChat(message: ChatMessage, sender: Party, target: Party | null): void {
     if (target?.role !== 'BUTLER') return;
     if (sender.role === 'AGENT') {
@@ -94,12 +93,6 @@ export class Butler {
     } else if (sender.role === 'ADMIN' || sender.role === 'MEMBER') {
       this.enqueueTurn(sender, message);
     }
-  }
-
-  /** Hub listener: an admin's AUTH_RESPONSE. */
-  async onAuthResponse(admin: Party, actionId: string, approved: boolean): Promise<Ack> {
-    const r = await this.flow.decide(admin.id, actionId, approved);
-    return { ok: true, ...r };
   }
 
   private enqueueTurn(user: Party, message: ChatMessage): void {

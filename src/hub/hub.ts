@@ -2,13 +2,18 @@ import type { Server as HttpServer } from 'node:http';
 import { RequestContext } from '@mikro-orm/core';
 import { Server, type Socket } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
+import { agentStatusHandlers } from '../agents/agent-status.handlers';
 import type { AgentsService } from '../agents/agents.service';
 import type { JwtService } from '../auth/jwt';
+import { authResponseHandlers } from '../butler/auth-response.handlers';
+import type { AuthorizationFlow } from '../butler/authorization.flow';
 import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
+import { chatHandlers, type ChatListener } from '../messages/chat.handlers';
 import { toEnvelope } from '../messages/envelope';
 import type { ChatMessage } from '../messages/chat-message.entity';
 import type { MessageLogService } from '../messages/message-log.service';
+import { systemLogHandlers } from '../messages/system-log.handlers';
 import type { LogAuthor, SystemLogEntry, SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
@@ -23,9 +28,9 @@ import { Directory } from './directory';
 import { dropHandshakeLeftovers } from './handshake-leftovers';
 import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
-import { MessageHandlers, type HubListener } from './message.handlers';
 import type { PresenceTracker } from './presence';
 import { openReplayGate, withReplayGate } from './replay-gate';
+import { SocketLane } from './socket-lane';
 import { writes } from './write-batch';
 
 export interface HubDeps {
@@ -40,6 +45,8 @@ export interface HubDeps {
   systemLog: SystemLogService;
   messageLog: MessageLogService;
   presence: PresenceTracker;
+  /** Consumes the CHATs addressed to it and decides AUTH_RESPONSEs. */
+  butler: ChatListener & { flow: Pick<AuthorizationFlow, 'decide'> };
   /** The adapter class (in memory, or Redis for several replicas); the replay gate is added to it. */
   adapter?: (nsp: unknown) => Adapter;
 }
@@ -61,7 +68,7 @@ export class Hub implements HubPort {
   readonly io: Server;
   readonly delivery: Delivery;
   readonly directory: Directory;
-  private readonly handlers: MessageHandlers;
+  private readonly lane: SocketLane;
   private readonly departures: Departures;
   private readonly log: Logger;
   /** Background work (presence, replay) that shutdown waits for before the database closes. */
@@ -86,7 +93,17 @@ export class Hub implements HubPort {
     this.delivery = new Delivery(this.io);
     this.directory = new Directory(deps.orm, deps.users);
     this.departures = new Departures({ ...deps, announce: (view) => this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view)) });
-    this.handlers = new MessageHandlers({ ...deps, delivery: this.delivery, directory: this.directory, hub: this, track: (w) => this.track(w) });
+    this.lane = new SocketLane({
+      ...deps,
+      directory: this.directory,
+      track: (w) => this.track(w),
+      handlers: {
+        ...chatHandlers({ messageLog: deps.messageLog, delivery: this.delivery, clock: deps.clock, listeners: [deps.butler] }),
+        ...systemLogHandlers({ systemLog: deps.systemLog }),
+        ...agentStatusHandlers({ agents: deps.agents, announcePresence: (id) => this.announcePresence(id) }),
+        ...authResponseHandlers({ flow: deps.butler.flow }),
+      },
+    });
 
     // A user deleted on another replica: drop the cached lookup here too, so a CHAT to them is NOT_FOUND.
     this.io.on(FORGET_USER as never, (id: number) => this.directory.forget(id));
@@ -99,11 +116,6 @@ export class Hub implements HubPort {
     }
   }
 
-  /** Listeners (the Butler) that consume stored messages after they are delivered. */
-  addListener(listener: HubListener): void {
-    this.handlers.listeners.push(listener);
-  }
-
   private onConnection(kind: NamespaceKind, socket: Socket): void {
     const data = socket.data as SocketData;
     const user = data.user;
@@ -111,7 +123,7 @@ export class Hub implements HubPort {
     const gate = data.replayAfter !== undefined && kind !== 'monitor' ? openReplayGate(socket) : undefined;
     socket.join(userRoom(user.id));
     if (kind === 'chat' && user.role === 'ADMIN') socket.join(ADMINS_ROOM);
-    if (kind !== 'monitor') this.handlers.attach(socket);
+    if (kind !== 'monitor') this.lane.attach(socket);
     else socket.on('message', (_raw, ack) => typeof ack === 'function' && ack({ ok: false, error: '/monitor is read-only', code: 'FORBIDDEN' }));
 
     socket.on('disconnect', () => {

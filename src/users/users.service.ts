@@ -84,6 +84,11 @@ export class UsersService {
     }
   }
 
+  /** Stores the status and report an agent sent (no read first: the socket's identity is the agent). */
+  async setAgentStatus(id: number, status: string, report: string | null): Promise<void> {
+    await this.em.nativeUpdate(User, { id }, { status, lastReport: report });
+  }
+
   list(page: AscendingPage, roles?: Role[]): Promise<User[]> {
     return this.em.find(
       User,
