@@ -12,11 +12,13 @@ import { Butler, loadBrain } from './butler/butler';
 import type { Brain } from './butler/brain';
 import { authRoutes } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
+import { CredentialsRepository } from './auth/credentials.repository';
 import { JwtService } from './auth/jwt';
 import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
 import type { Config } from './config/config';
 import { initOrm, type Orm } from './db/orm';
+import { ENTITIES } from './entities';
 import { SqliteCheckpointer } from './db/sqlite-checkpointer';
 import { HubButlerOutbox } from './hub/butler-outbox';
 import { Hub } from './hub/hub';
@@ -77,7 +79,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const metrics = createMetrics();
   for (const warning of config.warnings) logger.warn(warning);
 
-  const orm = await initOrm(config, logger.child({ module: 'db' }));
+  const orm = await initOrm(config, logger.child({ module: 'db' }), ENTITIES);
   const checkpointer = config.db.driver === 'sqlite' ? await SqliteCheckpointer.start(orm, logger.child({ module: 'db' })) : undefined;
 
   // The hub is wired after the services it serves; services reach it through a late-bound port.
@@ -97,9 +99,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const passwords = new PasswordHasher(config.bcryptRounds);
   const jwt = new JwtService(config.jwt.secret, config.jwt.expiresInSeconds);
-  const users = new UsersService({ orm, passwords, clock, hub, presence: () => presence, butlerMode: () => (config.butler.baseUrl ? 'llm' : 'rules') });
-  const agents = new AgentsService(users, clock, hub);
-  const auth = new AuthService(users, passwords, jwt, new LoginLimiter(clock), config.allowRegistration);
+  const credentials = new CredentialsRepository(orm, passwords);
+  const users = new UsersService({ orm, credentials, clock, hub, presence: () => presence, butlerMode: () => (config.butler.baseUrl ? 'llm' : 'rules') });
+  const agents = new AgentsService(users, credentials, clock, hub);
+  const auth = new AuthService(users, credentials, passwords, jwt, new LoginLimiter(clock), config.allowRegistration);
   const systemLog = new SystemLogService(orm, clock, hub);
   const history = new ChatHistoryService(orm);
   const messageLog = new MessageLogService(orm, clock, (type) => metrics.messagesStored.inc({ type }));
@@ -126,7 +129,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
   const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain ?? (await loadBrain(config)) });
 
-  const guards = createGuards({ jwt, users, agents });
+  const guards = createGuards({ jwt, users, credentials });
   const koa = new Koa<AppState>({ proxy: config.trustProxy });
   koa.silent = true;
   koa.use(requestLifecycle(logger.child({ module: 'http' }), metrics, config.production));

@@ -1,5 +1,5 @@
-import { ChatMessage } from '../messages/chat-message.entity';
-import type { Orm } from '../db/orm';
+import type { ChatHistoryService } from '../messages/chat-history.service';
+import type { ChatMessage } from '../messages/chat-message.entity';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
 import type { User } from '../users/user.entity';
@@ -17,7 +17,7 @@ const STUCK_APPROVED_MS = 30_000;
 export class AuthorizationFlow {
   constructor(
     private readonly deps: {
-      orm: Orm;
+      history: Pick<ChatHistoryService, 'butlerMessageTo'>;
       clock: Clock;
       logger: Logger;
       store: AuthorizationStore;
@@ -85,7 +85,7 @@ export class AuthorizationFlow {
 
   private async actionOf(agentId: number, replyTo: number | null): Promise<string | null> {
     if (replyTo) {
-      const directive = await this.deps.orm.em.fork().findOne(ChatMessage, { id: replyTo, senderRole: 'BUTLER', targetId: agentId });
+      const directive = await this.deps.history.butlerMessageTo(agentId, replyTo);
       return directive?.localId ?? null;
     }
     return (await this.deps.store.executingFor(agentId))?.actionId ?? null;

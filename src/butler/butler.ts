@@ -66,7 +66,7 @@ export class Butler {
     this.log = deps.logger.child({ module: 'butler', mode: this.brain.mode });
     this.store = new AuthorizationStore(deps.orm, deps.clock, deps.config.butler.authTimeoutMs);
     this.flow = new AuthorizationFlow({
-      orm: deps.orm,
+      history: deps.history,
       clock: deps.clock,
       logger: this.log,
       store: this.store,
