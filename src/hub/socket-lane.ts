@@ -143,6 +143,10 @@ export class SocketLane {
     return { done: Promise.resolve(await this.other(socket, sender, parsed)) };
   }
 
+  /**
+   * A CHAT gets no entity-manager fork: the message log writes through its own connection, and the
+   * directory forks for the look-ups it makes. A fork per CHAT would be garbage on the hottest path.
+   */
   private chat(socket: Socket, sender: Sender, { envelope, payloadJson }: ParsedEnvelope, target: Sender | null): Promise<Ack> {
     return this.deps.handlers.CHAT({ sender, envelope, payloadJson, target, socketId: socket.id });
   }
