@@ -9,8 +9,6 @@ import { looksLikeAgentToken } from './agent-token';
 import type { CredentialsRepository } from './credentials.repository';
 import { subjectId, type JwtService } from './jwt';
 
-export type { Guards };
-
 export interface AuthDeps {
   jwt: JwtService;
   users: UsersService;
