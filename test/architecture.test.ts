@@ -9,6 +9,9 @@ import ts from 'typescript';
  * - files directly in `src/` (app.ts, main.ts, migrate.ts) are the composition root: they may
  *   import anything, nothing in a folder may import them;
  * - `shared/` imports no domain module;
+ * - each module owns its rows: an entity class (or its schema) is imported as a value, which is
+ *   what querying or writing its table takes, only by its own folder, by another entity (a
+ *   relation) and by the composition root; other modules may name it as a type and call the owner;
  * - no `src/` file is over 400 lines.
  */
 
@@ -132,6 +135,33 @@ function folderCycles(edges: Map<string, Map<string, Edge>>): { group: string[];
   });
 }
 
+/** The classes and schemas an entity file exports. */
+function entityNames(text: string): Set<string> {
+  return new Set([...text.matchAll(/export (?:class (\w+)|const (\w+Schema)\b)/g)].map((m) => m[1] ?? m[2]));
+}
+
+/** Imports of another folder's entity class as a value: `file imports Name from entity-file`. */
+function foreignEntityImports(sources: Sources): string[] {
+  const found: string[] = [];
+  for (const [file, text] of sources) {
+    if (folderOf(file) === ROOT || file.endsWith('.entity.ts')) continue;
+    const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022);
+    for (const statement of source.statements) {
+      if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+      const clause = statement.importClause;
+      const target = resolve(file, statement.moduleSpecifier.text, sources);
+      if (!clause || clause.isTypeOnly || !target?.endsWith('.entity.ts') || folderOf(target) === folderOf(file)) continue;
+      const owned = entityNames(sources.get(target)!);
+      const bindings = clause.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
+      for (const b of bindings) {
+        const name = (b.propertyName ?? b.name).text;
+        if (!b.isTypeOnly && owned.has(name)) found.push(`src/${file} imports ${name} from src/${target}: ask ${folderOf(target)}/'s service instead`);
+      }
+    }
+  }
+  return found;
+}
+
 /** Every rule broken, as lines a reader can act on; empty when the code has the right shape. */
 export function architectureProblems(sources: Sources): string[] {
   const problems: string[] = [];
@@ -148,6 +178,7 @@ export function architectureProblems(sources: Sources): string[] {
       for (const [to, edge] of targets) if (DOMAINS.has(to)) problems.push(`shared/ imports the domain module ${to}/: ${edge.example}`);
     }
   }
+  problems.push(...foreignEntityImports(sources));
   for (const [file, text] of sources) {
     const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
     if (lines > MAX_LINES && !SIZE_EXEMPT.has(file)) problems.push(`src/${file} has ${lines} lines (at most ${MAX_LINES})`);
@@ -158,7 +189,7 @@ export function architectureProblems(sources: Sources): string[] {
 describe('architecture of src/', () => {
   const sources = readSources(join(dirname(__dirname), 'src'));
 
-  it('has no import cycle between folders, no import of the composition root, and no file over 400 lines', () => {
+  it('has no import cycle between folders, no import of the composition root, no foreign entity query, and no file over 400 lines', () => {
     const problems = architectureProblems(sources);
     if (problems.length) console.error(problems.join('\n'));
     expect(problems).toEqual([]);
@@ -208,6 +239,34 @@ describe('architecture of src/', () => {
       expect(architectureProblems(fake({ 'shared/ports.ts': "import type { X } from '../messages/x';", 'messages/x.ts': '' }))).toEqual([
         expect.stringContaining('shared/ imports the domain module messages/'),
       ]);
+    });
+
+    it("refuses another module's entity imported as a value, and allows a type, a relation and a helper", () => {
+      const entity = 'export class User {}\nexport const UserSchema = 1;\nexport const isHuman = () => true;';
+      expect(
+        architectureProblems(
+          fake({
+            'users/user.entity.ts': entity,
+            'hub/departures.ts': "import { User } from '../users/user.entity';",
+            'butler/flow.ts': "import { UserSchema as S } from '../users/user.entity';",
+          }),
+        ),
+      ).toEqual([
+        'src/hub/departures.ts imports User from src/users/user.entity.ts: ask users/\'s service instead',
+        'src/butler/flow.ts imports UserSchema from src/users/user.entity.ts: ask users/\'s service instead',
+      ]);
+      expect(
+        architectureProblems(
+          fake({
+            'users/user.entity.ts': entity,
+            'users/users.service.ts': "import { User } from './user.entity';",
+            'hub/a.ts': "import type { User } from '../users/user.entity';",
+            'hub/b.ts': "import { type User, isHuman } from '../users/user.entity';",
+            'auth/credential.entity.ts': "import { User } from '../users/user.entity';",
+            'app.ts': "import { UserSchema } from './users/user.entity';",
+          }),
+        ),
+      ).toEqual([]);
     });
 
     it('counts lines, and exempts only the listed file', () => {

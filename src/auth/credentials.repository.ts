@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { Orm } from '../db/orm';
 import { dateOf } from '../db/row-values';
-import { User } from '../users/user.entity';
+import type { User } from '../users/user.entity';
 import type { TokenHint, UserCredentials } from '../users/users.service';
 import { hashAgentToken, tokenHint } from './agent-token';
 import { HumanCredential, MachineCredential } from './credential.entity';
@@ -83,7 +83,8 @@ export class CredentialsRepository implements UserCredentials {
 }
 
 function loginOf(row: Record<string, unknown>): AgentLogin {
-  const user = Object.assign(new User(), {
+  // A plain row, not a managed entity: the handshake only reads it.
+  const user: User = {
     id: Number(row.id),
     username: row.username as string,
     usernameKey: row.username_key as string,
@@ -93,6 +94,6 @@ function loginOf(row: Record<string, unknown>): AgentLogin {
     status: (row.status as string | null) ?? null,
     lastReport: (row.last_report as string | null) ?? null,
     lastSeenAt: dateOf(row.last_seen_at),
-  });
+  };
   return { user, tokenHint: row.token_hint as string, tokenUpdatedAt: dateOf(row.token_updated_at)! };
 }
