@@ -12,6 +12,7 @@ import { Butler, loadBrain } from './butler/butler';
 import type { Brain } from './butler/brain';
 import { authRoutes } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
+import { CredentialsRepository } from './auth/credentials.repository';
 import { JwtService } from './auth/jwt';
 import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
@@ -19,6 +20,7 @@ import type { Config } from './config/config';
 import { probeDirectDriver } from './db/direct-driver';
 import { initOrm, type Orm } from './db/orm';
 import { SqliteCheckpointer } from './db/sqlite-checkpointer';
+import { ENTITIES } from './entities';
 import { HubButlerOutbox } from './hub/butler-outbox';
 import { Hub } from './hub/hub';
 import type { OrderedPacket } from './hub/ordered-delivery';
@@ -84,7 +86,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const metrics = createMetrics();
   for (const warning of config.warnings) logger.warn(warning);
 
-  const orm = await initOrm(config, logger.child({ module: 'db' }));
+  const orm = await initOrm(config, logger.child({ module: 'db' }), ENTITIES);
   const driver = await probeDirectDriver(orm, logger.child({ module: 'db' }), deps.directDriver ?? true);
   const checkpointer = config.db.driver === 'sqlite' ? await SqliteCheckpointer.start(orm, logger.child({ module: 'db' }), driver) : undefined;
 
@@ -103,9 +105,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const passwords = new PasswordHasher(config.bcryptRounds);
   const jwt = new JwtService(config.jwt.secret, config.jwt.expiresInSeconds);
-  const users = new UsersService({ orm, passwords, clock, hub, presence: () => presence, butlerMode: () => (config.butler.baseUrl ? 'llm' : 'rules') });
-  const agents = new AgentsService(users, clock, hub);
-  const auth = new AuthService(users, passwords, jwt, new LoginLimiter(clock), config.allowRegistration);
+  const credentials = new CredentialsRepository(orm, passwords);
+  const users = new UsersService({ orm, credentials, clock, hub, presence: () => presence, butlerMode: () => (config.butler.baseUrl ? 'llm' : 'rules') });
+  const agents = new AgentsService(users, credentials, clock, hub);
+  const auth = new AuthService(users, credentials, passwords, jwt, new LoginLimiter(clock), config.allowRegistration);
   const systemLog = new SystemLogService(orm, clock, hub);
   const history = new ChatHistoryService(orm);
   const messageLog = new MessageLogService(orm, clock, (type) => metrics.messagesStored.inc({ type }), { faults: deps.logFaults, driver });
@@ -133,7 +136,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
   const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain ?? (await loadBrain(config)) });
 
-  const guards = createGuards({ jwt, users, agents });
+  const guards = createGuards({ jwt, users, credentials });
   const koa = new Koa<AppState>({ proxy: config.trustProxy });
   koa.silent = true;
   koa.use(requestLifecycle(logger.child({ module: 'http' }), metrics, config.production));
@@ -167,12 +170,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
   const realtime = new Hub(server, {
-    config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, adapter: link?.adapter(), orderedSink: link, directives: butler,
+    config, orm, logger, metrics, clock, jwt, users, agents, systemLog, messageLog, presence, butler, adapter: link?.adapter(), orderedSink: link,
   });
   hubPort = realtime;
   link?.onOrdered((packet: OrderedPacket) => realtime.ordered.deliverLocal(packet));
   link?.on('recovered', (floor: number) => realtime.resync(floor));
-  realtime.addListener(butler);
   await butler.start();
   let baseUrl = '';
   let closing: Promise<void> | undefined;

@@ -1,7 +1,8 @@
-import { hashAgentToken, newAgentToken, tokenHint } from '../../src/agents/agent-token';
+import { hashAgentToken, newAgentToken, tokenHint } from '../../src/auth/agent-token';
 import { MachineCredential } from '../../src/auth/credential.entity';
 import { loadConfig } from '../../src/config/config';
 import { initOrm } from '../../src/db/orm';
+import { ENTITIES } from '../../src/entities';
 import { createLogger } from '../../src/shared/logger';
 import { User } from '../../src/users/user.entity';
 
@@ -12,7 +13,7 @@ import { User } from '../../src/users/user.entity';
  */
 export async function seedAgents(env: Record<string, string>, count: number): Promise<{ id: number; token: string }[]> {
   const config = loadConfig(env);
-  const orm = await initOrm(config, createLogger('warn'));
+  const orm = await initOrm(config, createLogger('warn'), ENTITIES);
   try {
     const now = new Date();
     const tokens = Array.from({ length: count }, () => newAgentToken());

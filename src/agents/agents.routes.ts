@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import type { Guards } from '../auth/auth.middleware';
-import type { AppState } from '../http/context';
+import type { AppState, Guards } from '../http/context';
 import { notFound } from '../shared/errors';
 import { parseId, parseOrThrow, parseQuery } from '../shared/paging';
 import { ascendingPageSchema, usernameSchema } from '../users/users.schemas';

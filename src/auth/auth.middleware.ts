@@ -1,27 +1,18 @@
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
 import koaJwt from 'koa-jwt';
-import { looksLikeAgentToken } from '../agents/agent-token';
-import type { AgentsService } from '../agents/agents.service';
-import type { AppState } from '../http/context';
+import type { AppState, Guards } from '../http/context';
 import { forbidden, unauthorized } from '../shared/errors';
 import { isHuman, type Role } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
+import { looksLikeAgentToken } from './agent-token';
+import type { CredentialsRepository } from './credentials.repository';
 import { subjectId, type JwtService } from './jwt';
 
 export interface AuthDeps {
   jwt: JwtService;
   users: UsersService;
-  agents: AgentsService;
-}
-
-export interface Guards {
-  /** Any logged-in human (ADMIN or MEMBER) by JWT. */
-  human: Middleware<AppState>;
-  /** An ADMIN by JWT. */
-  admin: Middleware<AppState>;
-  /** An ADMIN by JWT, or an agent by its API token. */
-  adminOrAgent: Middleware<AppState>;
+  credentials: Pick<CredentialsRepository, 'agentByToken'>;
 }
 
 /**
@@ -59,7 +50,7 @@ export function createGuards(deps: AuthDeps): Guards {
   const byJwtOrAgentToken: Middleware<AppState> = async (ctx, next) => {
     const credential = /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization').trim())?.[1];
     if (credential && looksLikeAgentToken(credential)) {
-      const agent = await deps.agents.authenticate(credential);
+      const agent = await deps.credentials.agentByToken(credential);
       if (!agent) throw unauthorized();
       ctx.state.principal = agent;
       return next();

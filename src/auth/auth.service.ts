@@ -2,6 +2,7 @@ import { AppError, forbidden } from '../shared/errors';
 import type { User } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
 import type { UserView } from '../users/user.view';
+import type { CredentialsRepository } from './credentials.repository';
 import type { JwtService } from './jwt';
 import type { LoginLimiter } from './login-limiter';
 import type { PasswordHasher } from './passwords';
@@ -17,6 +18,7 @@ const BAD_LOGIN = 'Wrong username or password';
 export class AuthService {
   constructor(
     private readonly users: UsersService,
+    private readonly credentials: Pick<CredentialsRepository, 'passwordHashOf'>,
     private readonly passwords: PasswordHasher,
     private readonly jwt: JwtService,
     private readonly limiter: LoginLimiter,
@@ -33,7 +35,7 @@ export class AuthService {
     }
     const user = await this.users.findByUsername(username);
     const human = user && (user.role === 'ADMIN' || user.role === 'MEMBER') ? user : null;
-    const ok = await this.passwords.verify(password, human ? await this.users.passwordHashOf(human) : undefined);
+    const ok = await this.passwords.verify(password, human ? await this.credentials.passwordHashOf(human.id) : undefined);
     if (!ok || !human) {
       this.limiter.recordFailure(username, address);
       throw new AppError('INVALID_CREDENTIALS', BAD_LOGIN);

@@ -1,6 +1,5 @@
-import { ChatMessage } from '../messages/chat-message.entity';
 import type { ChatHistoryService } from '../messages/chat-history.service';
-import type { Orm } from '../db/orm';
+import type { ChatMessage } from '../messages/chat-message.entity';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
 import type { User } from '../users/user.entity';
@@ -20,12 +19,11 @@ const STUCK_APPROVED_MS = 30_000;
 export class AuthorizationFlow {
   constructor(
     private readonly deps: {
-      orm: Orm;
       clock: Clock;
       logger: Logger;
       store: AuthorizationStore;
       outbox: ButlerOutbox;
-      history: ChatHistoryService;
+      history: Pick<ChatHistoryService, 'butlerMessageTo' | 'sentWithLocalIds'>;
       agentTimeoutMs: number;
       deliveryTimeoutMs: number;
       /** Runs background work that shutdown waits for. */
@@ -130,7 +128,7 @@ export class AuthorizationFlow {
 
   private async actionOf(agentId: number, replyTo: number | null): Promise<string | null> {
     if (replyTo) {
-      const directive = await this.deps.orm.em.fork().findOne(ChatMessage, { id: replyTo, senderRole: 'BUTLER', targetId: agentId });
+      const directive = await this.deps.history.butlerMessageTo(agentId, replyTo);
       return directive?.localId ?? null;
     }
     return (await this.deps.store.openFor(agentId, 1))[0]?.actionId ?? null;

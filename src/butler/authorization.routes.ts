@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import type { Guards } from '../auth/auth.middleware';
-import { principal, type AppState } from '../http/context';
+import { principal, type AppState, type Guards } from '../http/context';
 import { parseOrThrow, parseQuery } from '../shared/paging';
 import { authListQuerySchema, rejectionReasonSchema } from './authorization.service';
 import type { Butler } from './butler';

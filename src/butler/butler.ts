@@ -8,7 +8,6 @@ import { toEnvelope } from '../messages/envelope';
 import type { SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
-import type { Ack } from '../shared/protocol';
 import type { UsersService } from '../users/users.service';
 import { AuthorizationFlow } from './authorization.flow';
 import { AuthorizationStore } from './authorization.service';
@@ -67,7 +66,6 @@ export class Butler {
     this.log = deps.logger.child({ module: 'butler', mode: this.brain.mode });
     this.store = new AuthorizationStore(deps.orm, deps.clock, deps.config.butler.authTimeoutMs);
     this.flow = new AuthorizationFlow({
-      orm: deps.orm,
       clock: deps.clock,
       logger: this.log,
       store: this.store,
@@ -87,7 +85,7 @@ export class Butler {
     this.sweeper.unref();
   }
 
-  /** Hub listener: a stored CHAT was delivered. Runs inside the delivery; must not block. */
+  /** Chat listener: a stored CHAT was delivered. Runs inside the delivery; must not block. */
   onChat(message: ChatMessage, sender: Party, target: Party | null): void {
     if (target?.role !== 'BUTLER') return;
     if (sender.role === 'AGENT') {
@@ -96,12 +94,6 @@ export class Butler {
     } else if (sender.role === 'ADMIN' || sender.role === 'MEMBER') {
       this.enqueueTurn(sender, message);
     }
-  }
-
-  /** Hub listener: an admin's AUTH_RESPONSE (a rejection may say why). */
-  async onAuthResponse(admin: Party, actionId: string, approved: boolean, reason?: string): Promise<Ack> {
-    const r = await this.flow.decide(admin.id, actionId, approved, reason);
-    return { ok: true, ...r };
   }
 
   /** The hub's DirectiveDesk: an agent's open directives, which its every handshake delivers. */

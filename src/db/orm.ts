@@ -4,9 +4,11 @@ import type { SqliteDriver } from '@mikro-orm/sqlite';
 import type { Config } from '../config/config';
 import type { Logger } from '../shared/logger';
 import { MIGRATION_NAMES } from '../../migrations/names';
-import { ENTITIES } from './entities';
 
 export type Orm = MikroORM<SqliteDriver> | MikroORM<PostgreSqlDriver>;
+
+/** The entities the ORM maps: `ENTITIES` of `src/entities.ts`, passed in by whoever opens the database. */
+export type EntityList = NonNullable<Options['entities']>;
 
 /** Any key will do as long as every replica uses the same one: it serializes migrations. */
 const MIGRATION_LOCK_KEY = 7_391_004_221;
@@ -32,9 +34,9 @@ const MIGRATION_OPTIONS = {
 };
 
 /** MikroORM options with the migrator and every migration: what `mikro-orm.config.ts` exports to the CLI. */
-export async function ormOptions(config: Config, logger?: Logger): Promise<Options> {
+export async function ormOptions(config: Config, entities: EntityList, logger?: Logger): Promise<Options> {
   const { Migrator, MIGRATIONS } = await loadMigrator();
-  return { ...(await connectionOptions(config, logger)), extensions: [Migrator], migrations: { ...MIGRATION_OPTIONS, migrationsList: MIGRATIONS } };
+  return { ...(await connectionOptions(config, entities, logger)), extensions: [Migrator], migrations: { ...MIGRATION_OPTIONS, migrationsList: MIGRATIONS } };
 }
 
 /**
@@ -42,9 +44,9 @@ export async function ormOptions(config: Config, logger?: Logger): Promise<Optio
  * Only the configured driver is imported: each brings its own client library (knex dialect, `pg` or
  * `sqlite3`), and a replica that loads both keeps the unused one in memory for its whole life.
  */
-async function connectionOptions(config: Config, logger?: Logger): Promise<Options> {
+async function connectionOptions(config: Config, entities: EntityList, logger?: Logger): Promise<Options> {
   const common: Options = {
-    entities: ENTITIES,
+    entities,
     migrations: MIGRATION_OPTIONS,
     forceUtcTimezone: true,
     allowGlobalContext: false,
@@ -75,8 +77,8 @@ async function connectionOptions(config: Config, logger?: Logger): Promise<Optio
  * Connects and runs pending migrations. The migrator is loaded only when the database lacks one of
  * them (see `migrations/names.ts`); a database that is current needs one SELECT.
  */
-export async function initOrm(config: Config, logger: Logger): Promise<Orm> {
-  const orm = (await MikroORM.init(await connectionOptions(config, logger))) as Orm;
+export async function initOrm(config: Config, logger: Logger, entities: EntityList): Promise<Orm> {
+  const orm = (await MikroORM.init(await connectionOptions(config, entities, logger))) as Orm;
   try {
     if (await migrationsMissing(orm)) await migrate(orm, config, logger);
   } catch (err) {

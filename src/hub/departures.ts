@@ -2,7 +2,6 @@ import { RequestContext } from '@mikro-orm/core';
 import type { Orm } from '../db/orm';
 import { BatchLoader } from '../shared/batch-loader';
 import type { Clock } from '../shared/clock';
-import { User } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
 import type { UserView } from '../users/user.view';
 
@@ -38,9 +37,9 @@ export class Departures {
     for (let from = 0; from < ids.length; from += CHUNK) {
       const chunk = ids.slice(from, from + CHUNK);
       const views = await RequestContext.create(this.deps.orm.em, async () => {
-        const em = this.deps.users.em;
-        await em.nativeUpdate(User, { id: { $in: chunk } }, { lastSeenAt: now });
-        return this.deps.users.views(await em.find(User, { id: { $in: chunk } }));
+        const { users } = this.deps;
+        await users.markLastSeen(chunk, now);
+        return users.views(await users.findByIds(chunk));
       });
       for (const view of views) this.deps.announce(view);
     }

@@ -1,6 +1,6 @@
 import { RequestContext } from '@mikro-orm/core';
 import type { Socket } from 'socket.io';
-import { looksLikeAgentToken } from '../agents/agent-token';
+import { looksLikeAgentToken } from '../auth/agent-token';
 import type { AgentsService } from '../agents/agents.service';
 import { subjectId, type JwtService } from '../auth/jwt';
 import type { Orm } from '../db/orm';

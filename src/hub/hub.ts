@@ -2,13 +2,18 @@ import type { Server as HttpServer } from 'node:http';
 import { RequestContext } from '@mikro-orm/core';
 import { Server, type Socket } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
+import { agentStatusHandlers } from '../agents/agent-status.handlers';
 import type { AgentsService } from '../agents/agents.service';
 import type { JwtService } from '../auth/jwt';
+import { authResponseHandlers } from '../butler/auth-response.handlers';
+import type { AuthorizationFlow } from '../butler/authorization.flow';
 import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
+import { chatHandlers, type ChatListener } from '../messages/chat.handlers';
 import { toEnvelope } from '../messages/envelope';
 import type { ChatMessage } from '../messages/chat-message.entity';
 import type { MessageLogService } from '../messages/log/message-log.service';
+import { systemLogHandlers } from '../messages/system-log.handlers';
 import type { LogAuthor, SystemLogEntry, SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
@@ -24,10 +29,10 @@ import { EngineIoInternals, engineTuningForcedOff } from './engine-io.internals'
 import { dropAuthPayload, dropHandshakeRequests } from './handshake-leftovers';
 import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
-import { MessageHandlers, type HubListener } from './message.handlers';
 import type { PresenceTracker } from './presence';
 import { Backlog, type DirectiveDesk } from './backlog';
 import { OrderedDelivery, type OrderedSink } from './ordered-delivery';
+import { SocketLane } from './socket-lane';
 import { WriteBatch } from './write-batch';
 
 export interface HubDeps {
@@ -42,6 +47,11 @@ export interface HubDeps {
   systemLog: SystemLogService;
   messageLog: MessageLogService;
   presence: PresenceTracker;
+  /**
+   * Consumes the CHATs addressed to it, decides AUTH_RESPONSEs, and hands every agent handshake its
+   * open directives.
+   */
+  butler: ChatListener & DirectiveDesk & { flow: Pick<AuthorizationFlow, 'decide'> };
   /** The adapter (in memory, or Redis for several replicas): it carries what has no id. */
   adapter?: (nsp: unknown) => Adapter;
   /**
@@ -49,8 +59,6 @@ export interface HubDeps {
    * brings them back to `ordered`); without it, straight to this replica's sockets.
    */
   orderedSink?: OrderedSink;
-  /** The Butler's open directives, which every agent handshake delivers. */
-  directives?: DirectiveDesk;
 }
 
 /** Server-side event (replica to replica): a user was deleted, forget their directory entry. */
@@ -73,7 +81,7 @@ export class Hub implements HubPort {
   readonly ordered: OrderedDelivery;
   private readonly backlog: Backlog;
   readonly directory: Directory;
-  private readonly handlers: MessageHandlers;
+  private readonly lane: SocketLane;
   private readonly departures: Departures;
   private readonly log: Logger;
   /** Background work (presence, replay) that shutdown waits for before the database closes. */
@@ -103,10 +111,20 @@ export class Hub implements HubPort {
     dropHandshakeRequests(httpServer, this.io.engine, internals);
     this.ordered = new OrderedDelivery(this.io);
     this.delivery = new Delivery(this.io, deps.orderedSink ?? this.ordered);
-    this.backlog = new Backlog({ messageLog: deps.messageLog, ordered: this.ordered, directives: deps.directives, logger: this.log });
+    this.backlog = new Backlog({ messageLog: deps.messageLog, ordered: this.ordered, directives: deps.butler, logger: this.log });
     this.directory = new Directory(deps.orm, deps.users);
     this.departures = new Departures({ ...deps, announce: (view) => this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view)) });
-    this.handlers = new MessageHandlers({ ...deps, delivery: this.delivery, directory: this.directory, hub: this, track: (w) => this.track(w) });
+    this.lane = new SocketLane({
+      ...deps,
+      directory: this.directory,
+      track: (w) => this.track(w),
+      handlers: {
+        ...chatHandlers({ messageLog: deps.messageLog, delivery: this.delivery, clock: deps.clock, listeners: [deps.butler] }),
+        ...systemLogHandlers({ systemLog: deps.systemLog }),
+        ...agentStatusHandlers({ agents: deps.agents, announcePresence: (id) => this.announcePresence(id) }),
+        ...authResponseHandlers({ flow: deps.butler.flow }),
+      },
+    });
 
     // A user deleted on another replica: drop the cached lookup here too, so a CHAT to them is NOT_FOUND.
     this.io.on(FORGET_USER as never, (id: number) => this.directory.forget(id));
@@ -119,11 +137,6 @@ export class Hub implements HubPort {
     }
   }
 
-  /** Listeners (the Butler) that consume stored messages after they are delivered. */
-  addListener(listener: HubListener): void {
-    this.handlers.listeners.push(listener);
-  }
-
   private onConnection(kind: NamespaceKind, socket: Socket): void {
     const data = socket.data as SocketData;
     const user = data.user;
@@ -131,7 +144,7 @@ export class Hub implements HubPort {
     const gate = this.backlog.wanted(kind, data.replayAfter) ? this.ordered.openGate(socket) : undefined;
     socket.join(userRoom(user.id));
     if (kind === 'chat' && user.role === 'ADMIN') socket.join(ADMINS_ROOM);
-    if (kind !== 'monitor') this.handlers.attach(socket);
+    if (kind !== 'monitor') this.lane.attach(socket);
     else socket.on('message', (_raw, ack) => typeof ack === 'function' && ack({ ok: false, error: '/monitor is read-only', code: 'FORBIDDEN' }));
 
     socket.on('disconnect', () => {

@@ -47,4 +47,12 @@ export class ChatHistoryService {
     if (!ascending) rows.reverse();
     return rows.map(toEnvelope);
   }
+
+  /**
+   * The Butler's message `id` to `agentId`, or null: how an agent's `reply_to` names the directive it
+   * answers (PROTOCOL §6). Read in a fork of its own, as stored, whatever the caller's context holds.
+   */
+  butlerMessageTo(agentId: number, id: number): Promise<ChatMessage | null> {
+    return this.orm.em.fork().findOne(ChatMessage, { id, senderRole: 'BUTLER', targetId: agentId });
+  }
 }

@@ -3,13 +3,11 @@ import { z } from 'zod';
 import type { Orm } from '../db/orm';
 import type { Clock } from '../shared/clock';
 import { cursorSchema, limitSchema } from '../shared/paging';
-import type { HubPort } from '../shared/ports';
+import type { HubPort, LogAuthor } from '../shared/ports';
 import type { SystemLogPayload } from '../shared/protocol';
-import type { User } from '../users/user.entity';
-
-/** Who wrote an entry: the fields of a user the log needs. */
-export type LogAuthor = Pick<User, 'id' | 'username' | 'role'>;
 import { LOG_LEVELS, SystemLog, type LogLevel } from './system-log.entity';
+
+export type { LogAuthor };
 
 export type SystemLogEntry = SystemLogPayload;
 

@@ -1,4 +1,11 @@
-import type { LogAuthor, SystemLogEntry } from '../messages/system-log.service';
+import type { Role, SystemLogPayload } from './protocol';
+
+/** Who wrote a system log entry: the fields of a user the log needs. */
+export interface LogAuthor {
+  id: number;
+  username: string;
+  role: Role;
+}
 
 /**
  * What services announce to the realtime hub. Services never import socket.io; the hub implements
@@ -6,7 +13,7 @@ import type { LogAuthor, SystemLogEntry } from '../messages/system-log.service';
  */
 export interface HubPort {
   /** A stored system log entry to push as SYSTEM_LOG. */
-  systemLogStored(entry: SystemLogEntry, sender: LogAuthor): Promise<void> | void;
+  systemLogStored(entry: SystemLogPayload, sender: LogAuthor): Promise<void> | void;
   /** A user's credentials are gone (deleted user or agent, rotated token): drop their live sockets. */
   credentialsRevoked(userId: number): Promise<void> | void;
 }

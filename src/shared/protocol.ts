@@ -17,7 +17,11 @@ export const MESSAGE_TYPES = [
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
-export type SenderRole = 'ADMIN' | 'MEMBER' | 'AGENT' | 'BUTLER' | 'SYSTEM';
+/** The role of every principal (PROTOCOL §1); a user row's `role`. */
+export const ROLES = ['ADMIN', 'MEMBER', 'AGENT', 'BUTLER'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type SenderRole = Role | 'SYSTEM';
 
 /** The one envelope both directions use on the `message` event. */
 export interface Envelope<P = unknown> {

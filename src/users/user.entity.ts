@@ -1,7 +1,8 @@
 import { EntitySchema } from '@mikro-orm/core';
+import type { Role } from '../shared/protocol';
 
-export const ROLES = ['ADMIN', 'MEMBER', 'AGENT', 'BUTLER'] as const;
-export type Role = (typeof ROLES)[number];
+// Roles are part of the wire contract (shared/protocol.ts); re-exported for the modules that own users.
+export { ROLES, type Role } from '../shared/protocol';
 export const HUMAN_ROLES: readonly Role[] = ['ADMIN', 'MEMBER'];
 
 /** Every principal is a user row (PROTOCOL §1); agent presence fields are null for humans. */

@@ -1,6 +1,5 @@
 import Router from '@koa/router';
-import type { Guards } from '../auth/auth.middleware';
-import { principal, type AppState } from '../http/context';
+import { principal, type AppState, type Guards } from '../http/context';
 import { forbidden, notFound } from '../shared/errors';
 import { parseId, parseOrThrow, parseQuery } from '../shared/paging';
 import { ascendingPageSchema, createUserSchema } from './users.schemas';

@@ -1,7 +1,5 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import { HumanCredential, MachineCredential } from '../auth/credential.entity';
-import type { PasswordHasher } from '../auth/passwords';
 import type { Orm } from '../db/orm';
 import { isPostgres } from '../db/dialect';
 import type { Clock } from '../shared/clock';
@@ -13,9 +11,28 @@ import { userView, type UserView } from './user.view';
 
 export const BUTLER_USERNAME = 'butler';
 
+/** An agent's token hint and when the token was issued. */
+export interface TokenHint {
+  tokenHint: string;
+  updatedAt: Date;
+}
+
+/**
+ * What users need from the credential rows, which `auth` owns (its CredentialsRepository
+ * implements this): a password for a new human, and the token hints in agents' user objects.
+ */
+export interface UserCredentials {
+  /** Hashes a password (slow: bcrypt), before the transaction that stores it. */
+  hashPassword(password: string): Promise<string>;
+  /** Builds (does not flush) the password row of a user being created in `em`. */
+  addPassword(em: EntityManager, user: User, passwordHash: string): void;
+  /** The token hint of each of these agents that has a token. */
+  tokenHints(agentIds: number[]): Promise<Map<number, TokenHint>>;
+}
+
 export interface UsersDeps {
   orm: Orm;
-  passwords: PasswordHasher;
+  credentials: UserCredentials;
   clock: Clock;
   hub: () => HubPort;
   presence: () => PresencePort;
@@ -45,17 +62,12 @@ export class UsersService {
     return butler;
   }
 
-  async passwordHashOf(user: User): Promise<string | undefined> {
-    const cred = await this.em.findOne(HumanCredential, { user: user.id });
-    return cred?.passwordHash;
-  }
-
   /** Creates a human with a password; a taken name (any case) is a 409. */
   async createHuman(input: { username: string; password: string; role: Extract<Role, 'ADMIN' | 'MEMBER'> }): Promise<User> {
-    const passwordHash = await this.deps.passwords.hash(input.password);
+    const passwordHash = await this.deps.credentials.hashPassword(input.password);
     return this.insertUnique(async (em) => {
       const user = this.newUser(em, input.username, input.role);
-      em.create(HumanCredential, { user, passwordHash, updatedAt: user.createdAt });
+      this.deps.credentials.addPassword(em, user, passwordHash);
       return user;
     });
   }
@@ -82,6 +94,20 @@ export class UsersService {
       if (err instanceof UniqueConstraintViolationException) throw conflict('That username is taken');
       throw err;
     }
+  }
+
+  /** Stores the status and report an agent sent (no read first: the socket's identity is the agent). */
+  async setAgentStatus(id: number, status: string, report: string | null): Promise<void> {
+    await this.em.nativeUpdate(User, { id }, { status, lastReport: report });
+  }
+
+  findByIds(ids: readonly number[]): Promise<User[]> {
+    return this.em.find(User, { id: { $in: [...ids] } });
+  }
+
+  /** Stores when these agents' last sockets left (one statement for the lot). */
+  async markLastSeen(ids: readonly number[], at: Date): Promise<void> {
+    await this.em.nativeUpdate(User, { id: { $in: [...ids] } }, { lastSeenAt: at });
   }
 
   list(page: AscendingPage, roles?: Role[]): Promise<User[]> {
@@ -114,15 +140,14 @@ export class UsersService {
   /** Views for a page of users, with presence and token hints fetched in one query each. */
   async views(users: User[]): Promise<UserView[]> {
     const agentIds = users.filter((u) => u.role === 'AGENT').map((u) => u.id);
-    const [creds, online] = await Promise.all([
-      agentIds.length ? this.em.find(MachineCredential, { user: { $in: agentIds } }) : Promise.resolve([]),
+    const [hints, online] = await Promise.all([
+      agentIds.length ? this.deps.credentials.tokenHints(agentIds) : Promise.resolve(new Map<number, TokenHint>()),
       agentIds.length ? this.deps.presence().onlineIds(agentIds) : Promise.resolve(new Set<number>()),
     ]);
-    const credByUser = new Map(creds.map((c) => [c.user.id, c]));
     return users.map((u) => {
       if (u.role === 'BUTLER') return userView(u, { online: true, butlerMode: this.deps.butlerMode() });
-      const cred = credByUser.get(u.id);
-      return userView(u, { online: online.has(u.id), tokenHint: cred?.tokenHint, tokenUpdatedAt: cred?.updatedAt });
+      const hint = hints.get(u.id);
+      return userView(u, { online: online.has(u.id), tokenHint: hint?.tokenHint, tokenUpdatedAt: hint?.updatedAt });
     });
   }
 

@@ -1,6 +1,7 @@
 import { User } from '../../src/users/user.entity';
 import { createApp, type App } from '../../src/app';
 import { initOrm } from '../../src/db/orm';
+import { ENTITIES } from '../../src/entities';
 import { createLogger } from '../../src/shared/logger';
 import { createAgent, createHuman, dbKinds, expectError, postgresDb, postgresUrl, RestClient, startTestApp, type TestApp, testConfig, warnIfPostgresSkipped } from '../support';
 
@@ -101,7 +102,7 @@ pg('bootstrap when two replicas start at the same moment on one fresh PostgreSQL
     try {
       if (state === 'migrated') {
         const config = testConfig(db.env);
-        const orm = await initOrm(config, createLogger('silent'));
+        const orm = await initOrm(config, createLogger('silent'), ENTITIES);
         await orm.close(true);
       }
       const started = await Promise.allSettled([createApp(testConfig(db.env)), createApp(testConfig(db.env))]);

@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/core';
 import { Migration } from '@mikro-orm/migrations';
 import { createApp } from '../../src/app';
 import { migrate, ormOptions, type Orm } from '../../src/db/orm';
+import { ENTITIES } from '../../src/entities';
 import { createLogger } from '../../src/shared/logger';
 import { MIGRATIONS } from '../../migrations';
 import { MIGRATION_NAMES } from '../../migrations/names';
@@ -56,7 +57,7 @@ describe.each(dbKinds())('migrations on %s', (kind) => {
   it('run each migration in its own transaction: a failing one leaves no trace and is not recorded', async () => {
     const db = await createDb(kind);
     const config = testConfig(db.env);
-    const options = await ormOptions(config);
+    const options = await ormOptions(config, ENTITIES);
     class Broken extends Migration {
       override async up(): Promise<void> {
         this.addSql('create table half_done (id integer primary key);');

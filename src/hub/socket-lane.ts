@@ -2,43 +2,36 @@ import { RequestContext } from '@mikro-orm/core';
 import type { Socket } from 'socket.io';
 import type { Config } from '../config/config';
 import type { Orm } from '../db/orm';
-import type { ChatMessage } from '../messages/chat-message.entity';
-import { isoTime, withPayload } from '../messages/envelope';
-import type { MessageLogService } from '../messages/log/message-log.service';
-import type { SystemLogService } from '../messages/system-log.service';
-import type { LogLevel } from '../messages/system-log.entity';
-import type { Clock } from '../shared/clock';
-import { AppError, forbidden, notFound, toErrorBody } from '../shared/errors';
+import { forbidden, notFound, toErrorBody } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { Metrics } from '../shared/metrics';
-import type { Ack, Envelope } from '../shared/protocol';
-import { User } from '../users/user.entity';
-import type { Delivery } from './delivery';
+import type { Ack } from '../shared/protocol';
+import type { ConversationHandler, MessageHandler, Sender } from '../shared/socket-handler';
 import type { Directory } from './directory';
 import { ParsedEnvelope, parseEnvelope, type IncomingEnvelope } from './envelope.schema';
-import type { SocketData, SocketIdentity } from './handshake';
+import type { SocketData } from './handshake';
 import { TokenBucket } from './rate-limiter';
 
-/** Consumers of stored conversation messages (the Butler); called after delivery. */
-export interface HubListener {
-  onChat?(message: ChatMessage, sender: SocketIdentity, target: SocketIdentity | null): void;
-  /** Decides an AUTH_RESPONSE; without a listener that knows the action it is NOT_FOUND. */
-  onAuthResponse?(admin: SocketIdentity, actionId: string, approved: boolean, reason?: string): Promise<Ack>;
+/** The domain handler of each type a client may send (PROTOCOL §3.2). */
+export interface SocketHandlers {
+  /** Must have queued the CHAT in the message log when it returns: its place in the order is taken then. */
+  CHAT: ConversationHandler;
+  CHAT_STREAM: ConversationHandler;
+  CHAT_STREAM_END: ConversationHandler;
+  SYSTEM_LOG: MessageHandler;
+  AGENT_STATUS: MessageHandler;
+  AUTH_RESPONSE: MessageHandler;
 }
 
-export interface HandlerDeps {
+export interface SocketLaneDeps {
   config: Config;
   orm: Orm;
   logger: Logger;
   metrics: Metrics;
-  clock: Clock;
-  systemLog: SystemLogService;
-  messageLog: MessageLogService;
-  delivery: Delivery;
   directory: Directory;
+  handlers: SocketHandlers;
   /** Registers work that shutdown must wait for. */
   track(work: Promise<unknown>): void;
-  hub: { systemLogStored(entry: Awaited<ReturnType<SystemLogService['store']>>, sender: SocketIdentity): void; announcePresence(id: number): Promise<void> };
 }
 
 /**
@@ -60,15 +53,15 @@ const settled: Promise<unknown> = Promise.resolve();
 const ignore = () => undefined;
 
 /**
- * The `message` event: validation, the per-socket rate limit and order, then one handler per type.
- * Every refusal is an ack `{ok:false, error, code}`; the socket stays connected.
+ * The `message` event of `/chat` and `/agents`: the per-socket rate limit and order, validation of
+ * the envelope, the target of a conversation type, then the type's domain handler. Every refusal is
+ * an ack `{ok:false, error, code}` through the one error catalogue; the socket stays connected.
  */
-export class MessageHandlers {
-  readonly listeners: HubListener[] = [];
+export class SocketLane {
   private readonly log: Logger;
   private readonly lanes = new WeakMap<Socket, Lane>();
 
-  constructor(private readonly deps: HandlerDeps) {
+  constructor(private readonly deps: SocketLaneDeps) {
     this.log = deps.logger.child({ module: 'messages' });
   }
 
@@ -134,7 +127,7 @@ export class MessageHandlers {
   }
 
   /** The ordered step of one message (raw, or parsed already); `done` settles with its ack. */
-  private async handle(socket: Socket, sender: SocketIdentity, message: unknown, lane: Lane): Promise<{ done: Promise<Ack> }> {
+  private async handle(socket: Socket, sender: Sender, message: unknown, lane: Lane): Promise<{ done: Promise<Ack> }> {
     const parsed = message instanceof ParsedEnvelope ? message : parseEnvelope(message, sender.role, this.deps.config.maxPayloadBytes);
     const { envelope } = parsed;
     if (envelope.type === 'CHAT') {
@@ -143,27 +136,40 @@ export class MessageHandlers {
       return { done };
     }
     await lane.lastChat.then(ignore, ignore);
-    return { done: Promise.resolve(await this.other(sender, envelope)) };
+    return { done: Promise.resolve(await this.other(socket, sender, parsed)) };
   }
 
-  private async other(sender: SocketIdentity, envelope: IncomingEnvelope): Promise<Ack> {
+  /**
+   * A CHAT gets no entity-manager fork: the message log writes through its own connection, and the
+   * directory forks for the look-ups it makes. A fork per CHAT would be garbage on the hottest path.
+   */
+  private chat(socket: Socket, sender: Sender, { envelope, payloadJson }: ParsedEnvelope, target: Sender | null): Promise<Ack> {
+    return this.deps.handlers.CHAT({ sender, envelope, payloadJson, target, socketId: socket.id });
+  }
+
+  /**
+   * Any type but CHAT. A stream chunk needs its target and no entity manager; every other type
+   * runs in one entity-manager fork of its own (Socket.IO events bypass Koa's per-request context).
+   */
+  private async other(socket: Socket, sender: Sender, { envelope, payloadJson }: ParsedEnvelope): Promise<Ack> {
+    const message = { sender, envelope, payloadJson, socketId: socket.id };
     switch (envelope.type) {
       case 'CHAT_STREAM':
       case 'CHAT_STREAM_END':
-        return this.stream(sender, envelope);
+        return this.deps.handlers[envelope.type]({ ...message, target: await this.target(sender, envelope) });
       case 'SYSTEM_LOG':
-        return this.systemLog(sender, envelope.payload as { level: LogLevel; content: string });
       case 'AGENT_STATUS':
-        return this.agentStatus(sender, envelope.payload as { status: string; report?: string | null });
-      case 'AUTH_RESPONSE':
-        return this.authResponse(sender, envelope.payload as { action_id: string; approved: boolean });
+      case 'AUTH_RESPONSE': {
+        const handler = this.deps.handlers[envelope.type];
+        return RequestContext.create(this.deps.orm.em, () => handler(message));
+      }
       default:
         throw forbidden(`${envelope.type} cannot be sent by clients`);
     }
   }
 
   /** Resolves `target_id`: a user, or `null` for an admin's broadcast. */
-  private async target(sender: SocketIdentity, envelope: IncomingEnvelope): Promise<SocketIdentity | null> {
+  private async target(sender: Sender, envelope: IncomingEnvelope): Promise<Sender | null> {
     if (!envelope.target_id) return broadcastBy(sender);
     const target = await this.deps.directory.find(envelope.target_id);
     if (!target) throw notFound(`No user with id ${envelope.target_id}`);
@@ -171,83 +177,14 @@ export class MessageHandlers {
   }
 
   /** The target when it can be known without waiting: a broadcast, or a user in the directory's cache. */
-  private knownTarget(sender: SocketIdentity, envelope: IncomingEnvelope): SocketIdentity | null | undefined {
+  private knownTarget(sender: Sender, envelope: IncomingEnvelope): Sender | null | undefined {
     if (!envelope.target_id) return sender.role === 'ADMIN' ? null : undefined; // a refusal takes the slow path
     return this.deps.directory.cached(envelope.target_id) ?? undefined;
-  }
-
-  /** Queues a CHAT in the log; resolves with its ack after commit and delivery. */
-  private chat(socket: Socket, sender: SocketIdentity, { envelope, payloadJson }: ParsedEnvelope, target: SocketIdentity | null): Promise<Ack> {
-    return this.deps.messageLog
-      .append(
-        {
-          type: 'CHAT',
-          localId: envelope.local_id ?? null,
-          senderId: sender.id,
-          senderName: sender.username,
-          senderRole: sender.role,
-          targetId: target?.id ?? null,
-          payload: payloadJson,
-          streamId: envelope.stream_id ?? null,
-          replyTo: envelope.reply_to ?? null,
-        },
-        ({ message: stored, duplicate }) => {
-          if (duplicate) return; // already delivered the first time
-          this.deps.delivery.conversation(withPayload(stored, envelope.payload), sender, target, socket.id);
-          for (const l of this.listeners) l.onChat?.(stored, sender, target);
-        },
-      )
-      .then(
-        ({ message }): Ack => ({ ok: true, id: message.id, local_id: message.localId, timestamp: isoTime(message.createdAt) }),
-        (err) => {
-          throw new AppError('UNAVAILABLE', 'The message could not be stored; nothing was sent', { cause: err });
-        },
-      );
-  }
-
-  private async stream(sender: SocketIdentity, envelope: IncomingEnvelope): Promise<Ack> {
-    const target = await this.target(sender, envelope);
-    const out: Envelope = {
-      type: envelope.type,
-      local_id: envelope.local_id ?? null,
-      sender_id: sender.id,
-      sender_name: sender.username,
-      sender_role: sender.role,
-      target_id: target?.id ?? null,
-      payload: envelope.payload ?? null,
-      timestamp: this.deps.clock.now().toISOString(),
-      stream_id: envelope.stream_id,
-      reply_to: envelope.reply_to ?? null,
-    };
-    this.deps.delivery.conversation(out, sender, target);
-    return { ok: true };
-  }
-
-  private async systemLog(sender: SocketIdentity, payload: { level: LogLevel; content: string }): Promise<Ack> {
-    const entry = await RequestContext.create(this.deps.orm.em, () =>
-      this.deps.systemLog.store(sender, { level: payload.level, content: payload.content }),
-    );
-    this.deps.hub.systemLogStored(entry, sender);
-    return { ok: true };
-  }
-
-  private async agentStatus(sender: SocketIdentity, payload: { status: string; report?: string | null }): Promise<Ack> {
-    await RequestContext.create(this.deps.orm.em, () =>
-      this.deps.orm.em.nativeUpdate(User, { id: sender.id }, { status: payload.status, lastReport: payload.report ?? null }),
-    );
-    await this.deps.hub.announcePresence(sender.id);
-    return { ok: true };
-  }
-
-  private async authResponse(sender: SocketIdentity, payload: { action_id: string; approved: boolean; reason?: string }): Promise<Ack> {
-    if (sender.role !== 'ADMIN') throw forbidden('Only an admin may decide an authorization request');
-    for (const l of this.listeners) if (l.onAuthResponse) return l.onAuthResponse(sender, payload.action_id, payload.approved, payload.reason);
-    throw notFound('No such authorization request');
   }
 }
 
 /** An envelope without `target_id`: an admin's broadcast, refused for anyone else. */
-function broadcastBy(sender: SocketIdentity): null {
+function broadcastBy(sender: Sender): null {
   if (sender.role !== 'ADMIN') throw forbidden('Only an admin may broadcast; set target_id');
   return null;
 }
