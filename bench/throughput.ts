@@ -3,7 +3,7 @@
  *
  *   node dist/bench/throughput.js [--workers 2] [--pairs 50] [--window 8] [--payload-kind string|object] [--payload 64]
  *                                 [--slice 1] [--slices 10] [--warmup-slices 2] [--db sqlite|postgres] [--no-local-id]
- *                                 [--only echocenter|relay] [--node-flags="--max-semi-space-size=4"] [--profile DIR]
+ *                                 [--only echocenter|relay] [--heap-compaction idle|off] [--node-flags="--max-semi-space-size=4"] [--profile DIR]
  *   node dist/bench/throughput.js --schedule sequential [--messages 40000] [--warmup 20] [--layout child|inproc]
  *   node dist/bench/throughput.js --rate 1000 [--duration 10]      fixed-rate latency (sequential schedule)
  *
@@ -50,6 +50,8 @@ const opts = {
   timeoutMs: args.number('timeout', 280, true) * 1000,
   /** Writes V8 CPU profiles of the servers over the measured part into this directory. */
   profile: args.has('profile') ? args.string('profile', 'bench-profiles') : undefined,
+  /** HEAP_COMPACTION of EchoCenter; unset: the server's default, as `npm start`. */
+  heapCompaction: args.has('heap-compaction') ? args.choice('heap-compaction', ['idle', 'off'] as const, 'off') : undefined,
   /** Node/V8 flags for the server processes on top of those of `npm start` (`--layout child` only). */
   nodeFlags: args.string('node-flags', '').split(/\s+/).filter(Boolean),
 };
@@ -73,7 +75,7 @@ async function echoCenter(): Promise<Target> {
   const db = await createBenchDb(opts.db);
   cleanups.push(() => db.drop());
   console.log(`database:  ${db.label}; SOCKET_RATE_LIMIT=1000000/s, LOG_LEVEL=warn, NODE_ENV=production`);
-  const { env, adminPassword } = benchEnv(db.env);
+  const { env, adminPassword } = benchEnv(db.env, opts.heapCompaction ? { HEAP_COMPACTION: opts.heapCompaction } : {});
   const server = await start('echocenter', env);
   // Stopped before its database is dropped (cleanups run in reverse).
   return { name: 'echocenter', label: `EchoCenter (${db.kind})`, server, pairs: await echoCenterPairs(server.url, adminPassword, opts.pairs) };
@@ -111,6 +113,7 @@ async function runAlternating(targets: Target[]): Promise<void> {
     { ...opts, drainMs: 30_000 },
   );
   await stopProfile?.();
+  await printCompaction(targets);
   const rows = totals.map((t: TargetTotals) => [
     t.label,
     Math.round(t.msgsPerSec),
@@ -149,6 +152,7 @@ async function runSequential(makers: (() => Promise<Target>)[]): Promise<void> {
     const t = await make();
     const pairs = await connectPairs(t.server.url, t.pairs);
     results.push(await measureSequential(t.label, t.server, pairs, { ...opts, inproc: opts.layout === 'inproc' }, () => profileAll([t])));
+    await printCompaction([t]);
     disconnectPairs(pairs);
     await t.server.stop();
   }
@@ -181,6 +185,13 @@ async function runSequential(makers: (() => Promise<Target>)[]): Promise<void> {
   console.log(' others: every other process on the machine meanwhile: well above 0% means the figures are disturbed)');
   if (opts.rate) console.log(`\ngoal: e2e p99 <= 20 ms at 1,000 msgs/s on one replica`);
   else printRatio(results.map((m) => ({ msgsPerSec: m.result.msgsPerSec, cpuPerMsg: cpuPerMsg(m) })));
+}
+
+/** What EchoCenter's heap compactor did during the run (it pauses the whole process when it runs). */
+async function printCompaction(targets: Target[]): Promise<void> {
+  const ec = targets.find((t) => t.name === 'echocenter');
+  const state = ec && opts.layout === 'child' ? (await ec.server.stats()).heapCompaction : undefined;
+  if (state) console.log(`heap compaction: ${state}`);
 }
 
 function printRatio(figures: { msgsPerSec: number; cpuPerMsg: number }[]): void {
