@@ -43,8 +43,8 @@ const opts = {
   profile: args.has('profile') ? args.string('profile', 'bench-profiles') : undefined,
   /** Node/V8 flags for the server process on top of those of `npm start`, e.g. a deployment's NODE_OPTIONS. */
   nodeFlags: args.string('node-flags', '').split(/\s+/).filter(Boolean),
-  /** HEAP_COMPACTION of the server (README → Configuration); `idle` is the default of `npm start`. */
-  heapCompaction: args.choice('heap-compaction', ['idle', 'off'] as const, 'idle'),
+  /** HEAP_COMPACTION of the server (README → Configuration); `off` is the default of `npm start`, `idle` opts in. */
+  heapCompaction: args.choice('heap-compaction', ['idle', 'off'] as const, 'off'),
 };
 const cleanups: (() => Promise<void>)[] = [];
 const t0 = performance.now();

@@ -47,7 +47,7 @@ async function start(mode: string): Promise<Started> {
         return app.close();
       },
       heapCompaction: () => {
-        if (!compactor) return 'off (HEAP_COMPACTION=off)';
+        if (!compactor) return 'off (the default; HEAP_COMPACTION=idle turns it on)';
         const last = compactor.last;
         if (!last) return 'on, has not run';
         return `ran ${compactor.count}x; the last paused the process ${last.pauseMs} ms, old space ${mb(last.before.reserved)} -> ${mb(last.after.reserved)} reserved (${mb(last.after.used)} used)`;

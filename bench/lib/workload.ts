@@ -50,7 +50,7 @@ export class Workload {
 
   constructor(
     pairs: Pair[],
-    private readonly opts: { payloadBytes: number; localIds: boolean },
+    private readonly opts: { payloadBytes: number; localIds: boolean; payloadKind?: 'string' | 'object' },
   ) {
     this.senders = pairs.flatMap((p) => [
       { from: p.member, to: p.agent, sent: 0, inFlight: 0 },
@@ -137,10 +137,12 @@ export class Workload {
       const check = () => {
         if (sendingDone && sent === total && acked === sent && delivered + refusedCount >= sent) finish(false);
       };
-      const onMessage = (env: { type?: string; payload?: Probe }) => {
-        if (env?.type !== 'CHAT' || env.payload?.tag !== tag) return;
+      const onMessage = (env: { type?: string; payload?: Probe | string }) => {
+        if (env?.type !== 'CHAT') return;
+        const t = sentAt(env.payload, tag);
+        if (t === undefined) return;
         lastReceive = performance.now();
-        e2e.add(lastReceive - env.payload.t);
+        e2e.add(lastReceive - t);
         delivered++;
         check();
       };
@@ -153,7 +155,7 @@ export class Workload {
           type: 'CHAT',
           target_id: s.to.id,
           ...(this.opts.localIds ? { local_id: `${tag}-${n}` } : {}),
-          payload: { tag, t, pad } satisfies Probe,
+          payload: this.opts.payloadKind === 'string' ? `${tag}|${t}|${pad}` : ({ tag, t, pad } satisfies Probe),
         };
         s.from.socket.emit('message', envelope, (a: { ok: boolean; code?: string }) => {
           acked++;
@@ -172,4 +174,14 @@ export class Workload {
       });
     });
   }
+}
+
+/** The send time a probe payload of run `tag` carries: `{tag, t, pad}` or the string `<tag>|<t>|<pad>`. */
+export function sentAt(payload: unknown, tag: string): number | undefined {
+  if (typeof payload === 'string') {
+    if (!payload.startsWith(tag) || payload.charCodeAt(tag.length) !== 124 /* | */) return undefined;
+    return Number(payload.slice(tag.length + 1, payload.indexOf('|', tag.length + 1)));
+  }
+  const p = payload as Partial<Probe> | null | undefined;
+  return p?.tag === tag ? p.t : undefined;
 }

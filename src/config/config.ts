@@ -47,7 +47,11 @@ export interface Config {
   readonly bcryptRounds: number;
   /** Trust `X-Forwarded-For` (behind an ingress) for the client address used by the login limiter. */
   readonly trustProxy: boolean;
-  /** `idle`: compact the heap once a burst of connections has left it fragmented and the process is quiet. */
+  /**
+   * `off` (the default) or, opted in, `idle`: compact the heap once a burst of connections has left it
+   * fragmented and the process is quiet. Off by default because each run stops the whole process for
+   * ~0.4–0.55 s at 20,000 sockets, and 20,000 agents fit in 350 MB without it.
+   */
   readonly heapCompaction: 'idle' | 'off';
   /** Things worth a warning at start (development defaults in use); never contains a secret. */
   readonly warnings: readonly string[];
@@ -109,7 +113,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BCRYPT_ROUNDS: int(10, 4, 15),
   TRUST_PROXY: bool.default(false),
-  HEAP_COMPACTION: z.enum(['idle', 'off']).default('idle'),
+  HEAP_COMPACTION: z.enum(['idle', 'off']).default('off'),
 });
 
 const USERNAME = /^[A-Za-z0-9_.-]{1,64}$/;

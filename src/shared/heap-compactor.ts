@@ -151,7 +151,8 @@ export class HeapCompactor {
 }
 
 /**
- * Starts the compactor of the process when the configuration asks for it (HEAP_COMPACTION=idle).
+ * Starts the compactor of the process when the configuration opts in (HEAP_COMPACTION=idle; the
+ * default is off, since each run stops the whole process for a while).
  * Process-wide, so started by the process's entry point, not by the app (tests run several apps).
  */
 export function startHeapCompaction(config: Pick<Config, 'heapCompaction'>, log: Logger, canPause?: () => boolean): HeapCompactor | undefined {

@@ -26,6 +26,9 @@ describe('loadConfig in production', () => {
     expect(config.jwt.secret).toBe(GOOD_SECRET);
     expect(config.admin).toEqual({ username: 'root', password: 'a-real-admin-password' });
     expect(config.warnings).toEqual([]);
+    // The heap compaction's pause (~0.5 s at 20,000 sockets) is opt-in, in production too.
+    expect(config.heapCompaction).toBe('off');
+    expect(prod({ HEAP_COMPACTION: 'idle' }).heapCompaction).toBe('idle');
   });
 
   it.each([
@@ -114,6 +117,7 @@ describe('loadConfig outside production', () => {
       butler: { authTimeoutMs: 10 * 60_000, agentTimeoutMs: 60_000 },
       shutdownTimeoutMs: 10_000,
       logLevel: 'info',
+      heapCompaction: 'off',
     });
     expect(c.redis).toBeUndefined();
     expect(c.butler.baseUrl).toBeUndefined();

@@ -132,11 +132,13 @@ describe('when the heap compactor runs', () => {
     expect(off.attempts()).toBe(1);
   });
 
-  it('is on by default and off with HEAP_COMPACTION=off; other values are refused', () => {
-    expect(loadConfig({}).heapCompaction).toBe('idle');
+  it('is off by default and on only with HEAP_COMPACTION=idle; other values are refused', () => {
+    expect(loadConfig({}).heapCompaction).toBe('off');
+    expect(startHeapCompaction(loadConfig({}), silent)).toBeUndefined();
     expect(loadConfig({ HEAP_COMPACTION: 'off' }).heapCompaction).toBe('off');
     expect(startHeapCompaction({ heapCompaction: 'off' }, silent)).toBeUndefined();
-    const started = startHeapCompaction({ heapCompaction: 'idle' }, silent);
+    expect(loadConfig({ HEAP_COMPACTION: 'idle' }).heapCompaction).toBe('idle');
+    const started = startHeapCompaction(loadConfig({ HEAP_COMPACTION: 'idle' }), silent);
     expect(started).toBeInstanceOf(HeapCompactor);
     started!.stop();
     expect(() => loadConfig({ HEAP_COMPACTION: 'always' })).toThrow(/HEAP_COMPACTION/);
