@@ -74,7 +74,10 @@ export class MemoryClusterLink extends EventEmitter<ClusterEvents> implements Cl
 
   adapter(): (nsp: unknown) => Adapter {
     const bus = this.bus;
-    return (nsp: unknown) => new BusAdapter(nsp, bus);
+    // Socket.IO calls it with `new`: a plain function that returns the adapter.
+    return function createBusAdapter(nsp: unknown) {
+      return new BusAdapter(nsp, bus);
+    };
   }
 
   onOrdered(receiver: (packet: OrderedPacket) => void): void {

@@ -1,5 +1,5 @@
 /**
- * Three replicas in one process over real Redis and PostgreSQL (the fast variant of issue 4): every
+ * Three replicas in one process over PostgreSQL and a bus (Redis, or the in-process MemoryCluster): every
  * routing, echo, presence and revoke rule of PROTOCOL §3-§5 with the parties on different replicas.
  *
  * The cast: alice (member) with A1 on R1 and A2 on R2; bob (member) on R3; the admin with ADM on R3,
@@ -7,12 +7,21 @@
  * bot2 (agent) on R1. Every test starts with empty recordings and uses its own payloads.
  */
 import Redis from 'ioredis';
+import type { AppDeps } from '../../src/app';
+import { MemoryCluster } from '../../src/cluster/memory-cluster';
 import type { LogFaults } from '../../src/messages/log/message-log.service';
 import type { Envelope } from '../../src/shared/protocol';
-import { closeAll, createAgent, createDb, createHuman, eventually, newRedisPrefix, redisUrl, expectRefused, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, type TestDb } from '../support';
-import { describeCluster } from './processes';
+import { closeAll, createAgent, createDb, createHuman, eventually, newRedisPrefix, postgresUrl, redisUrl, expectRefused, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, type TestDb } from '../support';
 
-const run = describeCluster('cluster/replicas');
+type Bus = 'memory' | 'redis';
+
+/** Says on stderr too that a variant did not run (jest drops the console of an all-skipped file). */
+function skipped(suite: string, needs: string): void {
+  const message = `[${suite}] SKIPPED: needs ${needs}; nothing was tested`;
+  // eslint-disable-next-line no-console
+  console.warn(message);
+  process.stderr.write(`\n${message}\n`);
+}
 
 type Person = { user: { id: number; username: string }; token: string };
 type Bot = { agent: { id: number; username: string }; token: string };
@@ -34,7 +43,15 @@ function expectNoneNow(clients: TestClient[], match: (e: Envelope) => boolean): 
   expect(clients.map((c) => count(c, match))).toEqual(clients.map(() => 0));
 }
 
-run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)', () => {
+/**
+ * The same rules over two buses: Redis (the production one), and the in-process MemoryCluster, so
+ * that they run without Redis. Both need PostgreSQL: SQLite is one process's file.
+ */
+const buses: Bus[] = [...(postgresUrl ? (['memory'] as const) : []), ...(postgresUrl && redisUrl ? (['redis'] as const) : [])];
+if (!buses.includes('redis')) skipped('cluster/replicas over Redis', 'DATABASE_URL (PostgreSQL) and REDIS_URL');
+if (!buses.includes('memory')) skipped('cluster/replicas over the in-process bus', 'DATABASE_URL (PostgreSQL)');
+
+(buses.length ? describe.each(buses) : describe.skip.each(['none']))('three replicas in one process over %s (PROTOCOL §3-§5 across replicas)', (bus) => {
   let db: TestDb;
   let keyPrefix: string;
   /** R1's message-log fault port (see sendWhileR1Dies). */
@@ -49,9 +66,12 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
   beforeAll(async () => {
     db = await createDb('postgres');
     keyPrefix = newRedisPrefix();
-    const redis = { prefix: keyPrefix };
-    R1 = await startTestApp({ db, redis, deps: { logFaults: r1Faults } });
-    [R2, R3] = await Promise.all([startTestApp({ db, redis }), startTestApp({ db, redis })]);
+    // Over Redis: a shared key prefix. In process: one MemoryCluster, a link for each replica.
+    const memory = bus === 'memory' ? new MemoryCluster() : undefined;
+    const join = (deps: AppDeps = {}) =>
+      memory ? startTestApp({ db, deps: { ...deps, cluster: memory.link() } }) : startTestApp({ db, redis: { prefix: keyPrefix }, deps });
+    R1 = await join({ logFaults: r1Faults });
+    [R2, R3] = await Promise.all([join(), join()]);
     const login = await R1.api.post('/api/auth/login', { username: 'admin', password: 'admin123' });
     admin = { user: login.body.user, token: login.body.token };
     carol = await createHuman(R1.api, R1.adminToken, 'carol', 'ADMIN');
@@ -205,7 +225,7 @@ run('three replicas in one process over Redis (PROTOCOL §3-§5 across replicas)
       expectRefused(await A1.send({ type: 'CHAT', target_id: erin.user.id, payload: 'after delete' }), 'NOT_FOUND');
     });
 
-    it('a deletion whose notice a replica missed (its Redis subscriber was down) is noticed once that replica’s Redis comes back', async () => {
+    (bus === 'redis' ? it : it.skip)('a deletion whose notice a replica missed (its Redis subscriber was down) is noticed once that replica’s Redis comes back', async () => {
       const fred = await createHuman(R1.api, admin.token, 'fred-missed');
       okAck(await A1.send({ type: 'CHAT', target_id: fred.user.id, payload: 'cached' }));
       // Deleted behind every replica's back, as if the notice had been lost during an outage: R1 still
