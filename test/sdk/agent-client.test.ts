@@ -72,6 +72,24 @@ describe('the agent SDK against the server', () => {
     expect((await storedMessages(s.app)).filter((m) => m.payload === JSON.stringify('sent while away'))).toHaveLength(1);
   });
 
+  it('a handshake refused as UNAVAILABLE (transient) is retried with backoff until it is accepted', async () => {
+    const f = await flow(s);
+    let refusals = 0;
+    // After the real handshake has identified the agent: refuse this agent's first two attempts.
+    s.app.hub.io.of('/agents').use((socket, next) => {
+      if ((socket.data as any).user?.id !== f.agentId || refusals >= 2) return next();
+      refusals++;
+      next(Object.assign(new Error('unavailable'), { data: { code: 'UNAVAILABLE' } }));
+    });
+    const agent = agentFor(s, f.token);
+    const reasons: string[] = [];
+    agent.on('disconnected', ({ reason }) => reasons.push(reason));
+    await agent.ready();
+    expect(refusals).toBe(2);
+    expect(reasons).toEqual(['unavailable (UNAVAILABLE)', 'unavailable (UNAVAILABLE)']);
+    expect(agent.state).toBe('connected');
+  });
+
   it('a rotated token ends reconnection with an AgentAuthError; a token function supplies the new one', async () => {
     const f = await flow(s);
     const fixed = agentFor(s, f.token);

@@ -1,0 +1,94 @@
+/**
+ * Directives that wait for their agent (PROTOCOL §6.4–6.5, issue 11 §1) as the SDK sees them: an
+ * agent that connects for the first time after approval, and an agent process replaced by a new one
+ * with the same cursor file, get each open directive exactly once and never an answered one.
+ */
+import { join } from 'node:path';
+import { closeAll, sleep, startTestApp, type TestApp } from '../support';
+import { agentFor, approve, closeAgents, flow, outcome, request, statusesOf, tempDir } from './sdk-helpers';
+
+describe('waiting directives through the SDK', () => {
+  let s: TestApp;
+  beforeAll(async () => {
+    s = await startTestApp({ env: { BUTLER_DELIVERY_TIMEOUT: '1m' } });
+  });
+  afterEach(async () => {
+    await closeAgents();
+    closeAll();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('an agent that connects for the first time after approval gets the waiting directive and completes the action', async () => {
+    const f = await flow(s);
+    const actionId = await request(f, 'water the plants');
+    await approve(f, actionId);
+    await f.requester.waitFor((e) => e.type === 'AUTH_STATUS_UPDATE' && (e.payload as { status: string }).status === 'APPROVED');
+    await sleep(200); // the action waits: nothing has failed it
+
+    const ran: string[] = [];
+    agentFor(s, f.token).onDirective((d) => (ran.push(d.command), `watered (${d.actionId})`));
+    expect(await outcome(f, actionId)).toEqual({ status: 'COMPLETED', result: `watered (${actionId})` });
+    expect(statusesOf(f, actionId)).toEqual(['APPROVED', 'EXECUTING', 'COMPLETED']);
+    expect(ran).toEqual(['water the plants']);
+  });
+
+  it('a process replaced by a new one with the same cursor file gets each missed directive once, never an answered one', async () => {
+    const f = await flow(s);
+    const dir = tempDir();
+    const file = join(dir.path, 'cursor.json');
+    try {
+      const first = agentFor(s, f.token, { cursor: file }).onDirective((d) => `first: ${d.command}`);
+      await first.ready();
+      const done = await request(f, 'job one');
+      await approve(f, done);
+      expect((await outcome(f, done)).status).toBe('COMPLETED');
+      await first.close();
+
+      // Approved while no process runs: both wait.
+      const missed = [await request(f, 'job two'), await request(f, 'job three')];
+      for (const id of missed) await approve(f, id);
+
+      const ran: string[] = [];
+      // Two handshakes in a row (a reconnect right after the first): still each directive once.
+      const second = agentFor(s, f.token, { cursor: file }).onDirective(async (d) => {
+        ran.push(d.command);
+        return `second: ${d.command}`;
+      });
+      for (const id of missed) expect((await outcome(f, id)).status).toBe('COMPLETED');
+      await second.close();
+      const third = agentFor(s, f.token, { cursor: file }).onDirective((d) => (ran.push(`third ${d.command}`), 'no'));
+      await third.ready();
+      await sleep(300);
+      expect(ran).toEqual(['job two', 'job three']);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('a directive received but not answered before the process died is run by the next process (and answered once)', async () => {
+    const f = await flow(s);
+    const dir = tempDir();
+    const file = join(dir.path, 'cursor.json');
+    try {
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const first = agentFor(s, f.token, { cursor: file }).onDirective(() => {
+        started();
+        return new Promise(() => undefined); // never answers: the process is "killed" below
+      });
+      await first.ready();
+      const actionId = await request(f, 'survive a crash');
+      await approve(f, actionId);
+      await running;
+      await first.close({ timeoutMs: 50 });
+
+      const second = agentFor(s, f.token, { cursor: file }).onDirective((d) => `recovered ${d.command}`);
+      expect(await outcome(f, actionId)).toEqual({ status: 'COMPLETED', result: 'recovered survive a crash' });
+      await second.ready();
+    } finally {
+      dir.remove();
+    }
+  });
+});
