@@ -6,7 +6,8 @@ import { AgentAuthError, AgentClosedError, AgentError } from './agent-errors';
 import { Backoff, type BackoffOptions } from './backoff';
 import { CursorKeeper } from './cursor-keeper';
 import { FileCursorStore, type CursorStore } from './cursor-store';
-import { asDirective, runDirective, type Directive, type DirectiveHandler } from './directives';
+import type { DirectiveHandler } from './directives';
+import { Inbox, type MessageHandler } from './inbox';
 import { SendQueue, type OkAck } from './send-queue';
 
 /** A token, or a function asked for one before every (re)connect (so a rotated token can be supplied). */
@@ -43,8 +44,6 @@ export interface AgentEvents {
   warning: [unknown];
 }
 
-export type MessageHandler = (message: Envelope) => void;
-
 /**
  * An agent's connection to `/agents` (PROTOCOL §3, §5, §6). Reconnects by itself, resumes from its
  * cursor, hands every message to the program once, and answers directives through `onDirective`.
@@ -55,11 +54,7 @@ export class AgentClient extends EventEmitter<AgentEvents> {
   private readonly backoff: Backoff;
   private readonly sends: SendQueue;
   private readonly cursor: CursorKeeper;
-  private readonly messageHandlers: MessageHandler[] = [];
-  private directiveHandler: DirectiveHandler | undefined;
-  /** Directives received and not yet answered: queued or running, by action id. */
-  private readonly open = new Map<string, Directive>();
-  private running: Promise<void> | undefined;
+  private readonly inbox: Inbox;
   private currentToken = '';
   private retryTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -75,6 +70,12 @@ export class AgentClient extends EventEmitter<AgentEvents> {
     this.sends = new SendQueue({ ackTimeoutMs: options.ackTimeoutMs ?? 10_000, retryDelayMs: () => this.backoff.next() });
     const store = typeof options.cursor === 'object' ? options.cursor : new FileCursorStore(options.cursor ?? 'echocenter-cursor.json');
     this.cursor = new CursorKeeper(store, (err) => this.emit('warning', err));
+    this.inbox = new Inbox(this.cursor, {
+      send: (env) => this.send(env),
+      sendNow: (env) => this.sendNow(env),
+      warn: (err) => this.emit('warning', err),
+      closed: () => this._state === 'closed',
+    });
     this.socket = io(`${options.url.replace(/\/+$/, '')}/agents`, {
       autoConnect: false,
       // Reconnection is ours: Socket.IO does not retry after a server-side disconnect or a refused handshake.
@@ -114,14 +115,13 @@ export class AgentClient extends EventEmitter<AgentEvents> {
 
   /** Handles directives: the return value (or the thrown error) becomes the answer. One at a time, in order. */
   onDirective(handler: DirectiveHandler): this {
-    this.directiveHandler = handler;
-    this.runDirectives();
+    this.inbox.onDirective(handler);
     return this;
   }
 
   /** Every message other than a directive (chats from people, broadcasts), once, in order. */
   onMessage(handler: MessageHandler): this {
-    this.messageHandlers.push(handler);
+    this.inbox.onMessage(handler);
     return this;
   }
 
@@ -176,7 +176,7 @@ export class AgentClient extends EventEmitter<AgentEvents> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs ?? 10_000)));
     const drained = (async () => {
-      while (this.running) await this.running;
+      await this.inbox.idle();
       await this.sends.idle();
     })();
     await Promise.race([drained, deadline]);
@@ -237,7 +237,7 @@ export class AgentClient extends EventEmitter<AgentEvents> {
       if (!this.replayAsked) this.replayed(this.cursor.lastId);
     });
     s.on('replay:done', (done: ReplayDone) => this.replayed(done?.last_id ?? this.cursor.lastId));
-    s.on('message', (e: Envelope) => this.receive(e));
+    s.on('message', (e: Envelope) => this.inbox.receive(e));
     s.on('connect_error', (err: Error & { data?: { code?: string } }) => {
       const code = err.data?.code;
       if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return this.stop(new AgentAuthError(code, `the server refused the agent's token (${err.message})`));
@@ -254,63 +254,6 @@ export class AgentClient extends EventEmitter<AgentEvents> {
     this.backoff.reset();
     this.replayedOnce = true;
     this.emit('replayed', { lastId });
-  }
-
-  /** One delivered message: a directive is queued once; anything else reaches the handlers once. */
-  private receive(e: Envelope): void {
-    if (!e || typeof e !== 'object') return;
-    if (this.cursor.agentId === undefined && e.target_id != null && e.sender_role !== 'AGENT' && e.sender_role !== 'SYSTEM') {
-      // Humans and the Butler reach an agent only with messages addressed to it.
-      this.cursor.agentId = e.target_id;
-    }
-    const directive = asDirective(e);
-    if (directive) {
-      // Open directives come at every handshake: run each once, unless it is already answered.
-      if (!this.cursor.isAnswered(directive.actionId) && !this.open.has(directive.actionId)) {
-        this.open.set(directive.actionId, directive);
-        this.runDirectives();
-      }
-      this.cursor.advance(directive.messageId);
-      return;
-    }
-    if (e.id !== undefined) {
-      if (e.id <= this.cursor.lastId) return; // replayed and live copies of the same message
-      this.cursor.advance(e.id);
-    }
-    if (this.isOwn(e)) return; // a replay includes what this agent sent
-    for (const h of this.messageHandlers) {
-      try {
-        h(e);
-      } catch (err) {
-        this.emit('warning', err);
-      }
-    }
-  }
-
-  private isOwn(e: Envelope): boolean {
-    if (e.sender_role !== 'AGENT') return false;
-    const self = this.cursor.agentId;
-    return self !== undefined ? e.sender_id === self : e.target_id !== null && typeof e.local_id === 'string' && /^(ec|ans)_/.test(e.local_id);
-  }
-
-  /** Runs queued directives one after the other while a handler is set. */
-  private runDirectives(): void {
-    if (this.running || !this.directiveHandler || this._state === 'closed') return;
-    this.running = (async () => {
-      for (const [actionId, d] of this.open) {
-        if (!this.directiveHandler || this._state === 'closed') break;
-        try {
-          await runDirective(d, this.directiveHandler, { send: (env) => this.send(env), sendNow: (env) => this.sendNow(env) });
-          this.cursor.markAnswered(actionId);
-        } catch (err) {
-          this.emit('warning', err);
-        }
-        this.open.delete(actionId);
-      }
-    })().finally(() => {
-      this.running = undefined;
-      if (this.open.size && this.directiveHandler && this._state !== 'closed') this.runDirectives();
-    });
   }
 
   private sendNow(envelope: OutgoingEnvelope): void {

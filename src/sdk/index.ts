@@ -3,7 +3,8 @@
  * that resumes from a cursor, answers directives and retries sends until they are acknowledged.
  */
 export { AgentClient, connectAgent } from './agent-client';
-export type { AgentEvents, AgentOptions, ConnectionState, LogLevel, MessageHandler, TokenSource } from './agent-client';
+export type { AgentEvents, AgentOptions, ConnectionState, LogLevel, TokenSource } from './agent-client';
+export type { MessageHandler } from './inbox';
 export { AgentAuthError, AgentClosedError, AgentError, AgentSendError } from './agent-errors';
 export { Backoff } from './backoff';
 export type { BackoffOptions } from './backoff';

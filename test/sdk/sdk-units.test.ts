@@ -113,7 +113,7 @@ describe('AgentClient dedupe', () => {
     agent.onMessage((e) => got.push(e.payload)).onDirective((d) => (ran.push(d.actionId), new Promise(() => undefined)));
     const chat = (id: number, payload: string): Envelope => ({ id, type: 'CHAT', sender_id: 2, sender_name: 'ann', sender_role: 'MEMBER', target_id: 5, payload, timestamp: 't' });
     const directive: Envelope = { id: 4, local_id: 'act_1', type: 'CHAT', sender_id: 1, sender_name: 'butler', sender_role: 'BUTLER', target_id: 5, payload: '[DIRECTIVE] x', timestamp: 't' };
-    const receive = (e: Envelope) => (agent as any).receive(e);
+    const receive = (e: Envelope) => (agent as any).inbox.receive(e);
     try {
       for (const e of [chat(2, 'a'), chat(3, 'b'), chat(2, 'a'), directive, chat(3, 'b'), directive, chat(6, 'c')]) receive(e);
       expect(got).toEqual(['a', 'b', 'c']);
