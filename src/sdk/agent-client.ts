@@ -67,7 +67,9 @@ export class AgentClient extends EventEmitter<AgentEvents> {
   constructor(private readonly options: AgentOptions) {
     super();
     this.backoff = new Backoff(options.backoff);
-    this.sends = new SendQueue({ ackTimeoutMs: options.ackTimeoutMs ?? 10_000, retryDelayMs: () => this.backoff.next() });
+    // Its own backoff: a refused send must not lengthen the wait before the next reconnect.
+    const sendBackoff = new Backoff({ ...options.backoff, maxMs: Math.min(options.backoff?.maxMs ?? 5_000, 5_000) });
+    this.sends = new SendQueue({ ackTimeoutMs: options.ackTimeoutMs ?? 10_000, retryDelayMs: () => sendBackoff.next() });
     const store = typeof options.cursor === 'object' ? options.cursor : new FileCursorStore(options.cursor ?? 'echocenter-cursor.json');
     this.cursor = new CursorKeeper(store, (err) => this.emit('warning', err));
     this.inbox = new Inbox(this.cursor, {
