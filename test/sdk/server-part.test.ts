@@ -1,7 +1,8 @@
 /**
- * Directives that wait for their agent (PROTOCOL §6.4–6.5, issue 11 §1) as the SDK sees them: an
- * agent that connects for the first time after approval, and an agent process replaced by a new one
- * with the same cursor file, get each open directive exactly once and never an answered one.
+ * What the SDK relies on from the server part of issue 11 (§1), as an agent sees it: an agent that
+ * connects for the first time after approval, and an agent process replaced by a new one with the
+ * same cursor file, get each open directive exactly once and never an answered one; an answer that
+ * reports an error (`[ERROR] …`, what a throwing handler sends) fails the action with its text.
  */
 import { join } from 'node:path';
 import { closeAll, sleep, startTestApp, type TestApp } from '../support';
@@ -65,6 +66,20 @@ describe('waiting directives through the SDK', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it('a handler that throws fails the action (FAILED) with the error text as its result', async () => {
+    const f = await flow(s);
+    const agent = agentFor(s, f.token).onDirective(() => {
+      throw new Error('the disk is on fire');
+    });
+    await agent.ready();
+    const actionId = await request(f, 'check the disk');
+    await approve(f, actionId);
+    const done = await outcome(f, actionId);
+    expect(done.status).toBe('FAILED');
+    expect(done.result).toContain('the disk is on fire');
+    expect(statusesOf(f, actionId)).toEqual(['APPROVED', 'EXECUTING', 'FAILED']);
   });
 
   it('a directive received but not answered before the process died is run by the next process (and answered once)', async () => {
