@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- REST bodies, read as the API documents them */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -11,14 +12,14 @@ async function call(baseUrl: string, method: string, path: string, body?: unknow
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-function expect(res: { status: number; body: any }, status: number, what: string): any {
+function expectStatus(res: { status: number; body: any }, status: number, what: string): any {
   if (res.status !== status) throw new Error(`${what}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
 
 /** Logs in through `POST /api/auth/login` and returns the JWT. */
 export async function adminLogin(baseUrl: string, username: string, password: string): Promise<string> {
-  return expect(await call(baseUrl, 'POST', '/api/auth/login', { username, password }), 200, `login as ${username}`).token;
+  return expectStatus(await call(baseUrl, 'POST', '/api/auth/login', { username, password }), 200, `login as ${username}`).token;
 }
 
 /** The demo's agent tokens on disk (mode 0600: they are credentials), by agent username. */
@@ -57,23 +58,23 @@ export async function ensureAgentTokens(
   file: TokenFile,
 ): Promise<Record<string, { token: string; origin: TokenOrigin }>> {
   const stored = await file.read();
-  const existing = expect(await call(baseUrl, 'GET', '/api/users/agents?limit=200', undefined, adminToken), 200, 'list agents') as { id: number; username: string }[];
+  const existing = expectStatus(await call(baseUrl, 'GET', '/api/users/agents?limit=200', undefined, adminToken), 200, 'list agents') as { id: number; username: string }[];
   const result: Record<string, { token: string; origin: TokenOrigin }> = {};
   for (const { username, description } of agents) {
     const known = existing.find((a) => a.username.toLowerCase() === username.toLowerCase());
     const saved = stored[username];
     if (known && saved) {
-      const check = expect(await call(baseUrl, 'POST', '/api/users/agents/test-connection', { api_token: saved }, adminToken), 200, 'test a token');
+      const check = expectStatus(await call(baseUrl, 'POST', '/api/users/agents/test-connection', { api_token: saved }, adminToken), 200, 'test a token');
       if (check.valid && check.agent_id === known.id) {
         result[username] = { token: saved, origin: 'reused' };
         continue;
       }
     }
     if (known) {
-      const rotated = expect(await call(baseUrl, 'PATCH', `/api/users/agents/${known.id}/token`, undefined, adminToken), 200, `rotate ${username}'s token`);
+      const rotated = expectStatus(await call(baseUrl, 'PATCH', `/api/users/agents/${known.id}/token`, undefined, adminToken), 200, `rotate ${username}'s token`);
       result[username] = { token: rotated.api_token, origin: 'rotated' };
     } else {
-      const created = expect(await call(baseUrl, 'POST', '/api/users/agents', { username, description }, adminToken), 201, `create ${username}`);
+      const created = expectStatus(await call(baseUrl, 'POST', '/api/users/agents', { username, description }, adminToken), 201, `create ${username}`);
       result[username] = { token: created.api_token, origin: 'created' };
     }
   }
