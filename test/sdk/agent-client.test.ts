@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import type { Socket } from 'socket.io';
 import { AgentAuthError, FileCursorStore, type AgentClient } from '../../src/sdk';
 import type { Envelope } from '../../src/shared/protocol';
-import { closeAll, eventually, sleep, startTestApp, storedMessages, type TestApp } from '../support';
+import { closeAll, dbKinds, eventually, sleep, startTestApp, storedMessages, type TestApp, warnIfPostgresSkipped } from '../support';
 import { agentFor, approve, closeAgents, flow, outcome, request, statusesOf, tempDir } from './sdk-helpers';
+
+warnIfPostgresSkipped('sdk');
 
 /** Records what every `/agents` socket sends to the server, as the server received it. */
 function recordIncoming(s: TestApp): Envelope[] {
@@ -23,11 +25,11 @@ function kick(s: TestApp, agentId: number): void {
   for (const socket of s.app.hub.io.of('/agents').sockets.values()) if ((socket.data as any).user.id === agentId) socket.disconnect(true);
 }
 
-describe('the agent SDK against the server', () => {
+describe.each(dbKinds())('the agent SDK against the server on %s', (kind) => {
   let s: TestApp;
   let incoming: Envelope[];
   beforeAll(async () => {
-    s = await startTestApp();
+    s = await startTestApp({ db: kind });
     incoming = recordIncoming(s);
   });
   afterEach(async () => {

@@ -5,13 +5,15 @@
  * reports an error (`[ERROR] …`, what a throwing handler sends) fails the action with its text.
  */
 import { join } from 'node:path';
-import { closeAll, sleep, startTestApp, type TestApp } from '../support';
+import { closeAll, dbKinds, sleep, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 import { agentFor, approve, closeAgents, flow, outcome, request, statusesOf, tempDir } from './sdk-helpers';
 
-describe('waiting directives through the SDK', () => {
+warnIfPostgresSkipped('sdk server part');
+
+describe.each(dbKinds())('waiting directives through the SDK on %s', (kind) => {
   let s: TestApp;
   beforeAll(async () => {
-    s = await startTestApp({ env: { BUTLER_DELIVERY_TIMEOUT: '1m' } });
+    s = await startTestApp({ db: kind, env: { BUTLER_DELIVERY_TIMEOUT: '1m' } });
   });
   afterEach(async () => {
     await closeAgents();
