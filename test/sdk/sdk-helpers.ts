@@ -21,13 +21,13 @@ export interface Flow {
   token: string;
 }
 
-/** A requester and an admin connected to `/chat`, and a new agent (not connected). */
-export async function flow(s: TestApp): Promise<Flow> {
+/** A requester and an admin connected to `/chat` (on `s`, or the replicas `where` names), and a new agent (not connected). */
+export async function flow(s: TestApp, where: { requester?: string; admin?: string } = {}): Promise<Flow> {
   const butler = await butlerId(s);
   const person = await createHuman(s.api, s.adminToken, uniqueName('req'));
   const agentName = uniqueName('sdkbot');
   const agent = await createAgent(s.api, s.adminToken, agentName);
-  const [requester, admin] = await Promise.all([connect(s.url, 'chat', { token: person.token }), connect(s.url, 'chat', { token: s.adminToken })]);
+  const [requester, admin] = await Promise.all([connect(where.requester ?? s.url, 'chat', { token: person.token }), connect(where.admin ?? s.url, 'chat', { token: s.adminToken })]);
   return { butler, requester, requesterId: person.user.id, admin, agentId: agent.agent.id, agentName, token: agent.token };
 }
 

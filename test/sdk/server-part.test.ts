@@ -5,7 +5,7 @@
  * reports an error (`[ERROR] …`, what a throwing handler sends) fails the action with its text.
  */
 import { join } from 'node:path';
-import { closeAll, dbKinds, sleep, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
+import { closeAll, createDb, dbKinds, newRedisPrefix, postgresUrl, redisUrl, sleep, startTestApp, type TestApp, type TestDb, warnIfPostgresSkipped } from '../support';
 import { agentFor, approve, closeAgents, flow, outcome, request, statusesOf, tempDir } from './sdk-helpers';
 
 warnIfPostgresSkipped('sdk server part');
@@ -107,5 +107,39 @@ describe.each(dbKinds())('waiting directives through the SDK on %s', (kind) => {
     } finally {
       dir.remove();
     }
+  });
+});
+
+const onReplicas = redisUrl && postgresUrl ? describe : describe.skip;
+// eslint-disable-next-line no-console
+if (!(redisUrl && postgresUrl)) console.warn('[sdk server part] replicas SKIPPED: set DATABASE_URL and REDIS_URL');
+
+onReplicas('a waiting directive across three replicas (Redis, PostgreSQL)', () => {
+  let db: TestDb;
+  const apps: TestApp[] = [];
+  beforeAll(async () => {
+    db = await createDb('postgres');
+    const redis = { prefix: newRedisPrefix() };
+    for (let i = 0; i < 3; i++) apps.push(await startTestApp({ db, redis, env: { BUTLER_DELIVERY_TIMEOUT: '1m' } }));
+  });
+  afterAll(async () => {
+    await closeAgents();
+    closeAll();
+    for (const app of apps) await app.close();
+    await db?.drop();
+  });
+
+  it('requester on A, admin on B, the agent offline at approval and connecting to C a moment later: completed once', async () => {
+    const [a, b, c] = apps;
+    const f = await flow(a, { requester: a.url, admin: b.url });
+    const actionId = await request(f, 'rebalance');
+    await approve(f, actionId);
+    await sleep(300);
+    const ran: string[] = [];
+    agentFor(c, f.token).onDirective((d) => (ran.push(d.actionId), 'rebalanced'));
+    expect(await outcome(f, actionId)).toEqual({ status: 'COMPLETED', result: 'rebalanced' });
+    await sleep(300);
+    expect(ran).toEqual([actionId]);
+    expect(statusesOf(f, actionId)).toEqual(['APPROVED', 'EXECUTING', 'COMPLETED']);
   });
 });
