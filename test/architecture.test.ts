@@ -7,7 +7,8 @@ import ts from 'typescript';
  * - dependencies between top-level `src/` folders point one way (no cycle, type-only imports
  *   included: a type cycle is still two modules that cannot be read or changed apart);
  * - files directly in `src/` (app.ts, main.ts, migrate.ts) are the composition root: they may
- *   import anything, nothing in a folder may import them;
+ *   import anything, nothing in a folder may import them, except programs built on the whole app
+ *   (`demo/`, which starts a server and its agents), which nothing else may import either;
  * - `shared/` imports no domain module;
  * - each module owns its rows: an entity class (or its schema) is imported as a value, which is
  *   what querying or writing its table takes, only by its own folder, by another entity (a
@@ -18,6 +19,8 @@ import ts from 'typescript';
 const MAX_LINES = 400;
 const DOMAINS = new Set(['auth', 'users', 'agents', 'messages', 'hub', 'butler']);
 const ROOT = '(composition root)';
+/** Folders that are programs on top of the whole app, like main.ts: they may import the composition root. */
+const PROGRAMS = new Set(['demo']);
 
 /** Source files by path relative to `src/` (posix separators). */
 type Sources = Map<string, string>;
@@ -169,7 +172,8 @@ export function architectureProblems(sources: Sources): string[] {
   }
   for (const [from, targets] of edges) {
     const root = targets.get(ROOT);
-    if (root) problems.push(`${from}/ imports the composition root: ${root.example}`);
+    if (root && !PROGRAMS.has(from)) problems.push(`${from}/ imports the composition root: ${root.example}`);
+    for (const [to, edge] of targets) if (PROGRAMS.has(to) && from !== ROOT) problems.push(`${from}/ imports the program ${to}/: ${edge.example}`);
     if (from === 'shared') {
       for (const [to, edge] of targets) if (DOMAINS.has(to)) problems.push(`shared/ imports the domain module ${to}/: ${edge.example}`);
     }

@@ -1,6 +1,7 @@
 import type { ChatHistoryService } from '../messages/chat-history.service';
 import type { ChatMessage } from '../messages/chat-message.entity';
 import type { Clock } from '../shared/clock';
+import { DIRECTIVE_PREFIX, ERROR_PREFIX } from '../shared/protocol';
 import type { Logger } from '../shared/logger';
 import type { User } from '../users/user.entity';
 import type { AuthRequest } from './auth-request.entity';
@@ -84,7 +85,7 @@ export class AuthorizationFlow {
       this.deps.logger.info({ actionId, agentId: agent.id }, 'directive waits for its agent to connect');
     }
     // The directive's local_id is the action id: the message log stores it once, whatever happens.
-    const directive = await outbox.chat(agent, `[DIRECTIVE] ${approved.command}`, { localId: actionId });
+    const directive = await outbox.chat(agent, `${DIRECTIVE_PREFIX}${approved.command}`, { localId: actionId });
     await store.record(actionId, { directiveId: directive.id });
     // An agent that connected while the directive was being stored got it live, not at its handshake.
     if (!online && (await outbox.isOnline(agent.id))) await this.delivered(actionId);
@@ -113,16 +114,21 @@ export class AuthorizationFlow {
 
   /**
    * An agent's CHAT to the Butler: the answer to the directive it replies to, or (without `reply_to`)
-   * to its oldest open one. Anything else from an agent is ignored: never an instruction. An answer
+   * to its oldest open one; `[ERROR] <why>` fails it. Anything else from an agent is ignored: never an
+   * instruction. An answer
    * may beat the EXECUTING update (the agent was online when the directive was stored and left before
    * it was counted as delivered): it completes an APPROVED action too.
    */
   async agentAnswered(agentId: number, message: ChatMessage): Promise<void> {
     const actionId = await this.actionOf(agentId, message.replyTo);
     if (!actionId) return;
-    const result = asText(JSON.parse(message.payload));
+    const text = asText(JSON.parse(message.payload));
+    // An answer that starts with `[ERROR] ` (the SDK's for a handler that threw) fails the action.
+    const failed = text.startsWith(ERROR_PREFIX);
+    const outcome = failed ? 'FAILED' : 'COMPLETED';
+    const result = failed ? text.slice(ERROR_PREFIX.length).trim() || 'the agent reported an error' : text;
     const { store } = this.deps;
-    const done = (await store.transition(actionId, 'EXECUTING', 'COMPLETED', { result })) ?? (await store.transition(actionId, 'APPROVED', 'COMPLETED', { result }));
+    const done = (await store.transition(actionId, 'EXECUTING', outcome, { result })) ?? (await store.transition(actionId, 'APPROVED', outcome, { result }));
     if (done) await this.finish(done);
   }
 

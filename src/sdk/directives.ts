@@ -1,14 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Envelope, OutgoingEnvelope } from '../shared/protocol';
+import { DIRECTIVE_PREFIX, ERROR_PREFIX, type Envelope, type OutgoingEnvelope } from '../shared/protocol';
 import type { OkAck } from './send-queue';
 
-const DIRECTIVE_PREFIX = '[DIRECTIVE] ';
-
-/**
- * The prefix of an answer that reports a failure: a handler that throws answers `[ERROR] <message>`,
- * so the Butler can fail the action with the error text (the counterpart of `[DIRECTIVE] `).
- */
-export const ERROR_PREFIX = '[ERROR] ';
+/** A handler that throws answers `[ERROR] <message>`: the Butler fails the action with that text. */
+export { ERROR_PREFIX };
 
 /** An approved action, as the Butler sent it (PROTOCOL §6). */
 export interface Directive {

@@ -66,3 +66,8 @@ export interface SystemLogPayload {
   content: string;
   timestamp: string;
 }
+
+/** A Butler CHAT to an agent whose payload starts with this is a directive (PROTOCOL §6.3). */
+export const DIRECTIVE_PREFIX = '[DIRECTIVE] ';
+/** An agent's answer to a directive that starts with this fails the action, with the rest as its result. */
+export const ERROR_PREFIX = '[ERROR] ';
