@@ -137,7 +137,7 @@ export class AuthorizationFlow {
       const directive = await this.deps.history.butlerMessageTo(agentId, replyTo);
       return directive?.localId ?? null;
     }
-    return (await this.deps.store.openFor(agentId, 1))[0]?.actionId ?? null;
+    return (await this.deps.store.oldestOpenFor(agentId))?.actionId ?? null;
   }
 
   /** Expires, times out and unsticks overdue requests; run every second on every replica. */

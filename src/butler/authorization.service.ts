@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Orm } from '../db/orm';
 import type { Clock } from '../shared/clock';
 import { conflict, notFound } from '../shared/errors';
+import { BatchLoader } from '../shared/batch-loader';
 import { cursorSchema, limitSchema } from '../shared/paging';
 import { AUTH_STATUSES, AuthRequest, type AuthStatus } from './auth-request.entity';
 
@@ -64,6 +65,9 @@ export function authRequestView(r: AuthRequest): AuthRequestView {
  * approved action is sent once.
  */
 export class AuthorizationStore {
+  /** Open actions by agent, for handshakes: a burst of reconnecting agents shares one query per group. */
+  private readonly openLoader = new BatchLoader<number, AuthRequest[]>((ids) => this.openForMany(ids));
+
   constructor(
     private readonly orm: Orm,
     private readonly clock: Clock,
@@ -176,13 +180,22 @@ export class AuthorizationStore {
   /**
    * An agent's open actions, oldest first: EXECUTING, or APPROVED (their directive, once stored,
    * waits for the agent: PROTOCOL §6.4-5). Filtered by status only, so that a handshake between the
-   * directive's commit and the update that records it still finds it.
+   * directive's commit and the update that records it still finds it. Asked at every agent handshake:
+   * concurrent ones share one query.
    */
-  async openFor(agentId: number, limit = 100): Promise<AuthRequest[]> {
-    return this.em().find(
-      AuthRequest,
-      { targetAgentId: agentId, status: { $in: ['APPROVED', 'EXECUTING'] } },
-      { orderBy: { id: 'asc' }, limit },
-    );
+  async openFor(agentId: number): Promise<AuthRequest[]> {
+    return (await this.openLoader.get(agentId)) ?? [];
+  }
+
+  /** An agent's oldest open action: the one its answer without `reply_to` is for. */
+  async oldestOpenFor(agentId: number): Promise<AuthRequest | null> {
+    return this.em().findOne(AuthRequest, { targetAgentId: agentId, status: { $in: ['APPROVED', 'EXECUTING'] } }, { orderBy: { id: 'asc' } });
+  }
+
+  private async openForMany(agentIds: number[]): Promise<Map<number, AuthRequest[]>> {
+    const rows = await this.em().find(AuthRequest, { targetAgentId: { $in: agentIds }, status: { $in: ['APPROVED', 'EXECUTING'] } }, { orderBy: { id: 'asc' } });
+    const byAgent = new Map<number, AuthRequest[]>();
+    for (const r of rows) byAgent.set(r.targetAgentId, [...(byAgent.get(r.targetAgentId) ?? []), r]);
+    return byAgent;
   }
 }
