@@ -35,7 +35,7 @@ import { messagesRoutes } from './messages/messages.routes';
 import { SystemLogService } from './messages/system-log.service';
 import { systemClock, type Clock } from './shared/clock';
 import { createLogger, type Logger } from './shared/logger';
-import { createMetrics } from './shared/metrics';
+import { createMetrics, gaugePendingAuthorizations } from './shared/metrics';
 import { bootstrapUsers } from './users/bootstrap';
 import { usersRoutes } from './users/users.routes';
 import { UsersService } from './users/users.service';
@@ -134,7 +134,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     clock,
     systemEnvelope: (type, payload) => hub().systemEnvelope(type, payload),
   });
-  const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain ?? (await loadBrain(config)) });
+  const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, metrics, brain: deps.brain ?? (await loadBrain(config)) });
+  gaugePendingAuthorizations(metrics, () => RequestContext.create(orm.em, () => butler.store.countPending()));
 
   const guards = createGuards({ jwt, users, credentials });
   const koa = new Koa<AppState>({ proxy: config.trustProxy });
@@ -174,7 +175,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
   hubPort = realtime;
   link?.onOrdered((packet: OrderedPacket) => realtime.ordered.deliverLocal(packet));
-  link?.on('recovered', (floor: number) => realtime.resync(floor));
+  link?.on('recovered', (floor: number) => {
+    metrics.clusterLinkUp.set(1);
+    realtime.resync(floor);
+  });
+  link?.on('down', () => metrics.clusterLinkUp.set(0));
+  if (link) metrics.clusterLinkUp.set(1);
   await butler.start();
   let baseUrl = '';
   let closing: Promise<void> | undefined;

@@ -3,6 +3,7 @@ import type { ChatMessage } from '../messages/chat-message.entity';
 import type { Clock } from '../shared/clock';
 import { DIRECTIVE_PREFIX, ERROR_PREFIX } from '../shared/protocol';
 import type { Logger } from '../shared/logger';
+import type { Metrics } from '../shared/metrics';
 import type { User } from '../users/user.entity';
 import type { AuthRequest } from './auth-request.entity';
 import type { AuthorizationStore } from './authorization.service';
@@ -27,6 +28,7 @@ export class AuthorizationFlow {
       history: Pick<ChatHistoryService, 'butlerMessageTo' | 'sentWithLocalIds'>;
       agentTimeoutMs: number;
       deliveryTimeoutMs: number;
+      metrics: Pick<Metrics, 'authorizations' | 'directiveDeliveryWait'>;
       /** Runs background work that shutdown waits for. */
       track: (work: Promise<unknown>) => void;
     },
@@ -36,6 +38,7 @@ export class AuthorizationFlow {
   async file(requester: Party, agent: User, command: string, reason: string) {
     const r = await this.deps.store.create({ requesterId: requester.id, agent, command, reason });
     this.deps.logger.info({ actionId: r.actionId, agentId: r.targetAgentId, requesterId: r.requesterId }, 'authorization requested');
+    this.deps.metrics.authorizations.inc({ status: r.status });
     await this.deps.outbox.authMessage('AUTH_REQUEST', r.requesterId, {
       action_id: r.actionId,
       target_agent_id: r.targetAgentId,
@@ -97,6 +100,7 @@ export class AuthorizationFlow {
     const executing = await this.deps.store.transition(actionId, 'APPROVED', 'EXECUTING', { deadlineAt });
     if (!executing) return;
     this.deps.logger.info({ actionId, agentId: executing.targetAgentId }, 'directive delivered');
+    if (executing.decidedAt) this.deps.metrics.directiveDeliveryWait.observe(Math.max(0, this.deps.clock.now().getTime() - executing.decidedAt.getTime()) / 1000);
     await this.announce(executing);
   }
 
@@ -167,6 +171,7 @@ export class AuthorizationFlow {
 
   /** AUTH_STATUS_UPDATE to the requester, every admin and `/monitor`. */
   private announce(r: AuthRequest): Promise<void> {
+    this.deps.metrics.authorizations.inc({ status: r.status });
     return this.deps.outbox.authMessage('AUTH_STATUS_UPDATE', r.requesterId, {
       action_id: r.actionId,
       status: r.status,

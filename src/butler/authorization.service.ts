@@ -187,6 +187,11 @@ export class AuthorizationStore {
     return (await this.openLoader.get(agentId)) ?? [];
   }
 
+  /** How many requests wait for a decision (the pending gauge). */
+  countPending(): Promise<number> {
+    return this.em().count(AuthRequest, { status: 'PENDING', expiresAt: { $gt: this.clock.now() } });
+  }
+
   /** An agent's oldest open action: the one its answer without `reply_to` is for. */
   async oldestOpenFor(agentId: number): Promise<AuthRequest | null> {
     return this.em().findOne(AuthRequest, { targetAgentId: agentId, status: { $in: ['APPROVED', 'EXECUTING'] } }, { orderBy: { id: 'asc' } });

@@ -8,6 +8,7 @@ import { toEnvelope } from '../messages/envelope';
 import type { SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
+import type { Metrics } from '../shared/metrics';
 import type { UsersService } from '../users/users.service';
 import { AuthorizationFlow } from './authorization.flow';
 import { AuthorizationStore } from './authorization.service';
@@ -30,6 +31,7 @@ export interface ButlerDeps {
   outbox: ButlerOutbox;
   /** The brain that answers: `loadBrain(config)`, or a fake (tests). */
   brain: Brain;
+  metrics: Pick<Metrics, 'butlerTurns' | 'butlerTurnDuration' | 'authorizations' | 'directiveDeliveryWait'>;
 }
 
 /**
@@ -73,6 +75,7 @@ export class Butler {
       history: deps.history,
       agentTimeoutMs: deps.config.butler.agentTimeoutMs,
       deliveryTimeoutMs: deps.config.butler.deliveryTimeoutMs,
+      metrics: deps.metrics,
       track: (w) => this.track(w),
     });
     this.memory = new ConversationMemory(deps.history, this.brain);
@@ -117,6 +120,8 @@ export class Butler {
     const streamId = `s_${randomBytes(9).toString('base64url')}`;
     const { outbox } = this.deps;
     let text = '';
+    let failed = false;
+    const startedAt = performance.now();
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(new Error('turn deadline')), this.deps.config.butler.turnTimeoutMs);
     try {
@@ -140,6 +145,7 @@ export class Butler {
       });
       if (!text.trim()) text = 'I have nothing to add.';
     } catch (err) {
+      failed = true;
       this.log.warn({ err: err instanceof Error ? err.message : String(err), userId: user.id }, 'turn failed');
       text += `${text ? '\n\n' : ''}Sorry, I could not finish this answer: ${plainReason(err, controller.signal.aborted, this.deps.config.butler.turnTimeoutMs, this.brain)}.`;
     } finally {
@@ -151,6 +157,8 @@ export class Butler {
       this.log.error({ err, userId: user.id }, 'could not store the reply');
     }
     outbox.stream(user, 'CHAT_STREAM_END', streamId, null, message.id);
+    this.deps.metrics.butlerTurns.inc({ outcome: failed ? 'failed' : 'ok' });
+    this.deps.metrics.butlerTurnDuration.observe((performance.now() - startedAt) / 1000);
   }
 
   private sweep(): void {

@@ -4,6 +4,7 @@ import { toEnvelope } from '../messages/envelope';
 import type { MessageLogService } from '../messages/log/message-log.service';
 import { REPLAY_PAGE_SIZE } from '../messages/log/message-log.service';
 import type { Logger } from '../shared/logger';
+import type { Metrics } from '../shared/metrics';
 import type { SocketIdentity } from './handshake';
 import type { OrderedDelivery } from './ordered-delivery';
 import type { ReplayGate } from './replay-gate';
@@ -24,7 +25,13 @@ export interface DirectiveDesk {
  */
 export class Backlog {
   constructor(
-    private readonly deps: { messageLog: MessageLogService; ordered: OrderedDelivery; directives?: DirectiveDesk; logger: Logger },
+    private readonly deps: {
+      messageLog: MessageLogService;
+      ordered: OrderedDelivery;
+      directives?: DirectiveDesk;
+      logger: Logger;
+      metrics: Pick<Metrics, 'replayMessages'>;
+    },
   ) {}
 
   /** Whether a socket needs a gate and a backlog at connection. */
@@ -50,10 +57,12 @@ export class Backlog {
    */
   async replay(socket: Socket, user: SocketIdentity, afterId: number, gate: ReplayGate, alsoSent: number[] = []): Promise<void> {
     let cursor = afterId;
+    let count = 0;
     try {
       for (;;) {
         const page = await this.deps.messageLog.visibleAfter(user, cursor);
         for (const m of page) socket.emit('message', toEnvelope(m));
+        count += page.length;
         if (page.length) cursor = page[page.length - 1].id;
         if (page.length < REPLAY_PAGE_SIZE) break;
       }
@@ -62,6 +71,7 @@ export class Backlog {
       return;
     }
     socket.emit('replay:done', { last_id: cursor });
+    this.deps.metrics.replayMessages.observe(count);
     this.release(socket, gate, cursor, alsoSent);
   }
 

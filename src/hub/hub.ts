@@ -31,6 +31,7 @@ import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
 import type { PresenceTracker } from './presence';
 import { Backlog, type DirectiveDesk } from './backlog';
+import { ConnectionLog } from './connection-log';
 import { OrderedDelivery, type OrderedSink } from './ordered-delivery';
 import { SocketLane } from './socket-lane';
 import { WriteBatch } from './write-batch';
@@ -80,6 +81,7 @@ export class Hub implements HubPort {
   /** The last hop of stored messages: this replica's sockets, through their replay gates. */
   readonly ordered: OrderedDelivery;
   private readonly backlog: Backlog;
+  private readonly connections: ConnectionLog;
   readonly directory: Directory;
   private readonly lane: SocketLane;
   private readonly departures: Departures;
@@ -93,6 +95,7 @@ export class Hub implements HubPort {
     private readonly deps: HubDeps,
   ) {
     this.log = deps.logger.child({ module: 'hub' });
+    this.connections = new ConnectionLog(this.log);
     const { config } = deps;
     const internals = new EngineIoInternals(this.log);
     const writes = new WriteBatch(!engineTuningForcedOff(), internals);
@@ -111,7 +114,7 @@ export class Hub implements HubPort {
     dropHandshakeRequests(httpServer, this.io.engine, internals);
     this.ordered = new OrderedDelivery(this.io);
     this.delivery = new Delivery(this.io, deps.orderedSink ?? this.ordered);
-    this.backlog = new Backlog({ messageLog: deps.messageLog, ordered: this.ordered, directives: deps.butler, logger: this.log });
+    this.backlog = new Backlog({ messageLog: deps.messageLog, ordered: this.ordered, directives: deps.butler, logger: this.log, metrics: deps.metrics });
     this.directory = new Directory(deps.orm, deps.users);
     this.departures = new Departures({ ...deps, announce: (view) => this.delivery.toHumansAndMonitors(this.systemEnvelope('PRESENCE', view)) });
     this.lane = new SocketLane({
@@ -141,6 +144,7 @@ export class Hub implements HubPort {
     const data = socket.data as SocketData;
     const user = data.user;
     this.deps.metrics.socketsConnected.inc({ namespace: kind });
+    this.connections.connected(kind);
     const gate = this.backlog.wanted(kind, data.replayAfter) ? this.ordered.openGate(socket) : undefined;
     socket.join(userRoom(user.id));
     if (kind === 'chat' && user.role === 'ADMIN') socket.join(ADMINS_ROOM);
@@ -149,6 +153,7 @@ export class Hub implements HubPort {
 
     socket.on('disconnect', () => {
       this.deps.metrics.socketsConnected.dec({ namespace: kind });
+      this.connections.disconnected(kind);
       this.ordered.closeGate(socket);
       if (kind === 'agents') this.track(this.agentLeft(user, socket.id));
     });
@@ -294,5 +299,6 @@ export class Hub implements HubPort {
   async close(): Promise<void> {
     await this.drain();
     await this.io.close();
+    this.connections.close();
   }
 }
