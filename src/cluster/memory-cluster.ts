@@ -5,6 +5,7 @@ import type { OrderedPacket } from '../hub/ordered-delivery';
 import { MemoryPresence, type PresenceTracker } from '../hub/presence';
 import type { GroupPublisher } from '../messages/log/message-log.service';
 import type { ClusterEvents, ClusterLink } from './cluster-link';
+import { GroupCollector } from './group-collector';
 
 /**
  * Several replicas in one process, as one (tests): the same contract as RedisCluster without Redis.
@@ -62,7 +63,7 @@ export class MemoryCluster {
 /** One replica's side of a MemoryCluster. */
 export class MemoryClusterLink extends EventEmitter<ClusterEvents> implements ClusterLink {
   private receiver: (packet: OrderedPacket) => void = () => undefined;
-  private collecting?: OrderedPacket[];
+  private readonly group = new GroupCollector<OrderedPacket>();
 
   constructor(private readonly bus: MemoryCluster) {
     super();
@@ -90,21 +91,14 @@ export class MemoryClusterLink extends EventEmitter<ClusterEvents> implements Cl
   }
 
   push(packet: OrderedPacket): void {
-    if (this.collecting) this.collecting.push(packet);
-    else this.bus.publish([packet]);
+    if (!this.group.offer(packet)) this.bus.publish([packet]);
   }
 
   groupPublisher(): GroupPublisher {
     return {
       readMark: async () => this.bus.mark,
       publishGroup: async (deliver, lastId) => {
-        const packets: OrderedPacket[] = [];
-        this.collecting = packets;
-        try {
-          deliver();
-        } finally {
-          this.collecting = undefined;
-        }
+        const packets = this.group.collect(deliver);
         if (lastId === null) return;
         this.bus.publish(packets);
         this.bus.mark = Math.max(this.bus.mark, lastId);

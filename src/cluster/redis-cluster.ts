@@ -8,6 +8,7 @@ import type { PresenceTracker } from '../hub/presence';
 import type { GroupPublisher } from '../messages/log/message-log.service';
 import type { Logger } from '../shared/logger';
 import type { ClusterEvents, ClusterLink } from './cluster-link';
+import { GroupCollector } from './group-collector';
 import { OutageBuffer, type Packet } from './outage-buffer';
 import { COMMAND_TIMEOUT_MS, RedisConnections } from './redis-connections';
 import { RedisPresence } from './redis-presence';
@@ -59,7 +60,7 @@ export class RedisCluster extends EventEmitter<ClusterEvents> implements Cluster
   private receivedUpTo = 0;
   private pending = new Set<Promise<unknown>>();
   /** While a message-log group delivers: its stored messages, published together (see groupPublisher). */
-  private collecting?: Packet[];
+  private readonly group = new GroupCollector<Packet>();
   /** Whether the message log recovers unpublished messages through the mark (see groupPublisher). */
   private markMode = false;
   /** The published mark: the cluster's, or this replica's own (see groupPublisher). */
@@ -108,8 +109,7 @@ export class RedisCluster extends EventEmitter<ClusterEvents> implements Cluster
   /** A stored message for every replica's sockets: published with its group, or on its own. */
   push(packet: OrderedPacket): void {
     const out: Packet = { channel: this.orderedChannel, msg: JSON.stringify(packet), id: packet.envelope.id };
-    if (this.collecting) this.collecting.push(out);
-    else this.track(this.publishOrdered([out]), [out]);
+    if (!this.group.offer(out)) this.track(this.publishOrdered([out]), [out]);
   }
 
   /** The Redis adapter, for everything without an id. */
@@ -145,13 +145,7 @@ export class RedisCluster extends EventEmitter<ClusterEvents> implements Cluster
           return value === undefined ? this.receivedUpTo : value;
         }),
       publishGroup: async (deliver, lastId) => {
-        const packets: Packet[] = [];
-        this.collecting = packets;
-        try {
-          deliver();
-        } finally {
-          this.collecting = undefined;
-        }
+        const packets = this.group.collect(deliver);
         // Unchecked (`null`): the stored messages stay behind the mark for the next group or a sweep.
         // Otherwise the mark moves even when nothing went to a socket, or the next group would take
         // these rows for stranded.
