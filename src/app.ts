@@ -116,7 +116,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     const cluster = link;
     await cluster.connect(await messageLog.lastId());
     await presence.start?.();
-    messageLog.setDeliveryBarrier(() => cluster.published());
+    messageLog.setDeliveryBarrier(
+      () => cluster.published(),
+      (lastId) => cluster.readBack(lastId),
+    );
     // Several replicas share the log only on PostgreSQL (SQLite is one process's file).
     if (config.db.driver !== 'postgres') messageLog.setPublisher(cluster.groupPublisher({ recoverThroughMark: false }));
     else {

@@ -35,8 +35,10 @@ export interface ClusterLink extends OrderedSink, Pick<EventEmitter<ClusterEvent
    * mark also finds what a replica committed and did not live to publish.
    */
   groupPublisher(opts: { recoverThroughMark: boolean }): GroupPublisher;
-  /** Resolves once this replica has read its own stored messages back (the message log's barrier). */
+  /** Resolves once every publish so far was answered: the next group may commit (the message log's barrier). */
   published(): Promise<void>;
+  /** Resolves once this replica's own sockets have the stored messages up to `id` (read back from the stream). */
+  readBack(id: number): Promise<void>;
   /** Agent presence shared by the replicas; `gone` is told of agents whose last socket died with its replica. */
   presence(gone: (agentId: number) => Promise<void>): PresenceTracker;
   /** Throws when the link cannot carry traffic now (readiness). */

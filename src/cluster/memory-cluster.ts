@@ -106,8 +106,10 @@ export class MemoryClusterLink extends EventEmitter<ClusterEvents> implements Cl
     };
   }
 
-  /** Delivery is synchronous: what was published has been read back already. */
   async published(): Promise<void> {}
+
+  /** Delivery is synchronous: what was published has been read back already. */
+  async readBack(): Promise<void> {}
 
   presence(): PresenceTracker {
     // Shared by every replica: closing one replica must not forget the others' sockets.

@@ -54,7 +54,7 @@ export class RedisCluster extends EventEmitter<ClusterEvents> implements Cluster
   private readonly buffer: OutageBuffer;
   private receiver: (packet: OrderedPacket) => void = () => undefined;
   /** Waiters for this replica to read its own publishes back (see `published`). */
-  private readBack: { id: number; resolve: () => void }[] = [];
+  private readBackWaiters: { id: number; resolve: () => void }[] = [];
   /** The highest id this replica has published, and the highest it has received, on the stream. */
   private publishedUpTo = 0;
   private receivedUpTo = 0;
@@ -157,21 +157,25 @@ export class RedisCluster extends EventEmitter<ClusterEvents> implements Cluster
     };
   }
 
-  /**
-   * Waits until every PUBLISH issued so far has been answered (or failed), and this replica has read
-   * its own stored messages back from the ordered channel, so that its sockets have them before the
-   * sender goes on (an ack, a CHAT_STREAM_END) and before the next group commits.
-   */
+  /** Waits until every PUBLISH issued so far has been answered (or failed): the next group may go. */
   async published(): Promise<void> {
     if (this.pending.size) await Promise.allSettled([...this.pending]);
-    const id = this.publishedUpTo;
+  }
+
+  /**
+   * Waits until this replica has read its stored messages up to `id` back from the ordered channel,
+   * so that its sockets have them before the sender goes on (an ack, a CHAT_STREAM_END). Not when
+   * nothing was published up to there (Redis is away: the resync covers it) or the subscriber is down.
+   */
+  async readBack(id: number): Promise<void> {
+    if (id > this.publishedUpTo) id = this.publishedUpTo;
     if (id <= this.receivedUpTo || !this.redis.subscribed) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn({ id }, 'redis did not bring a published message back in time: going on');
         resolve();
       }, COMMAND_TIMEOUT_MS);
-      this.readBack.push({ id, resolve: () => (clearTimeout(timer), resolve()) });
+      this.readBackWaiters.push({ id, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }
 
@@ -192,12 +196,12 @@ export class RedisCluster extends EventEmitter<ClusterEvents> implements Cluster
   }
 
   private releaseReadBack(upTo: number): void {
-    if (!this.readBack.length) return;
-    const waiting = this.readBack;
-    this.readBack = [];
+    if (!this.readBackWaiters.length) return;
+    const waiting = this.readBackWaiters;
+    this.readBackWaiters = [];
     for (const w of waiting) {
       if (w.id <= upTo) w.resolve();
-      else this.readBack.push(w);
+      else this.readBackWaiters.push(w);
     }
   }
 

@@ -145,6 +145,22 @@ if (!buses.includes('memory')) skipped('cluster/replicas over the in-process bus
       await expectOnceEach([A1, A2], isChunk);
       expectNoneNow(except(A1, A2), isChunk);
     });
+
+    it('a streamed reply from an agent on R2 arrives in the order sent on the member’s tabs on R2 and R1: chunks, the stored CHAT, then CHAT_STREAM_END', async () => {
+      // Pipelined, as an agent streams: nothing waits for an ack before the next send.
+      const acks = [
+        X.send({ type: 'CHAT_STREAM', target_id: alice.user.id, payload: 'par', stream_id: 's2' }),
+        X.send({ type: 'CHAT_STREAM', target_id: alice.user.id, payload: 'tial', stream_id: 's2' }),
+        X.send({ type: 'CHAT', target_id: alice.user.id, payload: 'partial', stream_id: 's2' }),
+        X.send({ type: 'CHAT_STREAM_END', target_id: alice.user.id, payload: null, stream_id: 's2' }),
+      ];
+      for (const ack of await Promise.all(acks)) okAck(ack);
+      const ofStream = (e: Envelope) => e.stream_id === 's2';
+      for (const tab of [A2, A1]) {
+        await tab.waitFor((e) => ofStream(e) && e.type === 'CHAT_STREAM_END');
+        expect(tab.received.filter(ofStream).map((e) => e.type)).toEqual(['CHAT_STREAM', 'CHAT_STREAM', 'CHAT', 'CHAT_STREAM_END']);
+      }
+    });
   });
 
   describe('/monitor and /chat pushes', () => {

@@ -52,6 +52,10 @@ export class MessageLogService {
   private recovery?: StrandedRecovery;
   /** Resolves when the deliveries of a group have left this replica (the Redis PUBLISH replies). */
   private delivered: () => Promise<void> = async () => undefined;
+  /** Resolves when this replica's own sockets have a group's messages (with Redis: read back). */
+  private seen: (lastId: number) => Promise<void> = async () => undefined;
+  /** The settling of the groups before, so that appends resolve in group order. */
+  private settling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly orm: Orm,
@@ -64,9 +68,14 @@ export class MessageLogService {
     this.lock = new AppendLock(orm, options.driver);
   }
 
-  /** Makes each group wait for its deliveries to be published before the next group commits. */
-  setDeliveryBarrier(delivered: () => Promise<void>): void {
+  /**
+   * Makes each group wait for its deliveries to be published before the next group commits, and
+   * its appends resolve only once `seen` says this replica's sockets have them: outside the append
+   * lock, so that the cluster does not wait for a replica to read its own group back.
+   */
+  setDeliveryBarrier(delivered: () => Promise<void>, seen?: (lastId: number) => Promise<void>): void {
     this.delivered = delivered;
+    if (seen) this.seen = seen;
   }
 
   /**
@@ -111,9 +120,10 @@ export class MessageLogService {
     return this.flushing || this.queue.length > 0;
   }
 
-  /** Resolves once everything queued so far is committed (used by shutdown). */
+  /** Resolves once everything queued so far is committed and settled (used by shutdown). */
   async idle(): Promise<void> {
     while (this.flushing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    await this.settling;
   }
 
   /**
@@ -146,7 +156,13 @@ export class MessageLogService {
     this.flushing = true;
     try {
       if (!this.postgres) {
-        await drainPipelined(this.queue, MAX_BATCH, (batch) => this.writer.store(batch), (batch, results, last) => this.deliverAll(batch, results, [], last));
+        await drainPipelined(
+          this.queue,
+          MAX_BATCH,
+          (batch) => this.writer.store(batch),
+          (batch, results, last) => this.deliverAll(batch, results, [], last),
+          (batch, results) => this.settleWhenSeen(batch, results),
+        );
       } else {
         while (this.queue.length) {
           const batch = this.queue.splice(0, MAX_BATCH);
@@ -199,8 +215,19 @@ export class MessageLogService {
       if (batch.length === 1) batch[0].reject(err);
       return batch.length === 1;
     }
-    settle(batch, results);
+    this.settleWhenSeen(batch, results);
     return true;
+  }
+
+  /**
+   * Resolves a delivered group's appends once this replica's sockets have its messages, after the
+   * groups before it: a sender's next step (its ack, a CHAT_STREAM_END) never overtakes them.
+   */
+  private settleWhenSeen(batch: Pending[], results: Outcome[]): void {
+    const ids = freshIds(results);
+    const last = ids[ids.length - 1];
+    const seen = last === undefined ? undefined : this.seen(last).catch(() => undefined);
+    this.settling = Promise.all([this.settling, seen]).then(() => settle(batch, results));
   }
 
   /** Delivers the group (after any stranded rows); `last` is its highest new id, if it stored any. */

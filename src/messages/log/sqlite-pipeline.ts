@@ -13,6 +13,7 @@ export async function drainPipelined(
   maxBatch: number,
   store: (batch: Pending[]) => Promise<Outcome[]>,
   deliver: (batch: Pending[], results: Outcome[], last: number | undefined) => Promise<void>,
+  done: (batch: Pending[], results: Outcome[]) => void = settle,
 ): Promise<void> {
   let committed: { batch: Pending[]; results: Outcome[] } | undefined;
   while (queue.length || committed) {
@@ -22,7 +23,7 @@ export async function drainPipelined(
       // A delivery fault must not undo a commit: the messages are stored and reachable by replay.
       const ids = freshIds(committed.results);
       await deliver(committed.batch, committed.results, ids[ids.length - 1]).catch(() => undefined);
-      settle(committed.batch, committed.results);
+      done(committed.batch, committed.results);
     }
     committed = await next;
   }
