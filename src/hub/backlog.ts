@@ -28,20 +28,20 @@ export class Backlog {
     private readonly deps: {
       messageLog: MessageLogService;
       ordered: OrderedDelivery;
-      directives?: DirectiveDesk;
+      directives: DirectiveDesk;
       logger: Logger;
       metrics: Pick<Metrics, 'replayMessages'>;
     },
   ) {}
 
-  /** Whether a socket needs a gate and a backlog at connection. */
+  /** Whether a socket needs a gate and a backlog at connection: every agent (its open directives), a replaying human. */
   wanted(kind: 'chat' | 'agents' | 'monitor', replayAfter: number | undefined): boolean {
-    return kind === 'agents' ? replayAfter !== undefined || this.deps.directives !== undefined : kind === 'chat' && replayAfter !== undefined;
+    return kind === 'agents' || (kind === 'chat' && replayAfter !== undefined);
   }
 
   /** Sends the backlog of a socket that just connected, through its gate. */
   async send(socket: Socket, user: SocketIdentity, replayAfter: number | undefined, gate: ReplayGate): Promise<void> {
-    const open = user.role === 'AGENT' && this.deps.directives ? await this.deps.directives.takeOpenDirectives(user.id).catch(this.failed(socket, user, gate, 0)) : [];
+    const open = user.role === 'AGENT' ? await this.deps.directives.takeOpenDirectives(user.id).catch(this.failed(socket, user, gate, 0)) : [];
     if (!open) return;
     // Open directives at or below `last_id` are not in the replay, and come first: their ids are lower.
     const before = open.filter((m) => replayAfter === undefined || m.id <= replayAfter);
