@@ -28,7 +28,7 @@ import { MemoryPresence, type PresenceTracker } from './hub/presence';
 import type { ClusterLink } from './cluster/cluster-link';
 import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
-import { ormContext, requestLifecycle } from './http/middleware';
+import { JSON_TYPES, jsonBodyError, ormContext, requireJsonBody, requestLifecycle } from './http/middleware';
 import { ChatHistoryService } from './messages/chat-history.service';
 import { MessageLogService, type LogFaults } from './messages/log/message-log.service';
 import { messagesRoutes } from './messages/messages.routes';
@@ -147,7 +147,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
     }),
   );
-  koa.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
+  koa.use(requireJsonBody());
+  koa.use(bodyParser({ enableTypes: ['json'], extendTypes: { json: JSON_TYPES }, jsonLimit: '1mb', encoding: 'utf-8', onError: jsonBodyError }));
   koa.use(ormContext(orm));
   const readiness = {
     async check() {

@@ -4,9 +4,10 @@ import { principal, type AppState, type Guards } from '../http/context';
 import { parseOrThrow, parseQuery } from '../shared/paging';
 import { authListQuerySchema, rejectionReasonSchema } from './authorization.service';
 import type { Butler } from './butler';
+import { stringField } from '../shared/fields';
 
 const responseSchema = z.object({
-  action_id: z.string({ error: 'action_id is required' }).min(1).max(64),
+  action_id: stringField('action_id').min(1).max(64),
   approved: z.boolean({ error: 'approved must be true or false' }),
   reason: rejectionReasonSchema,
 });

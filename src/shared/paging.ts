@@ -21,10 +21,15 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.in
   return parseOrThrow(schema, query);
 }
 
-/** Parses input against a schema; a failure is a VALIDATION_ERROR naming the field. */
+/**
+ * Parses a request body (or query) against a schema; a failure is a VALIDATION_ERROR naming the field.
+ * A body that is JSON but not an object (`[1]`, `"x"`, `null`) says so rather than "Invalid input".
+ */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
+  const [first] = result.error.issues;
+  if (first?.path.length === 0 && first.code === 'invalid_type' && first.expected === 'object') throw validationError('request body must be a JSON object');
   throw validationError(describeIssues(result.error));
 }
 
