@@ -17,6 +17,7 @@ import { JwtService } from './auth/jwt';
 import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
 import type { Config } from './config/config';
+import { withKeptDevSecret } from './config/dev-secret';
 import { probeDirectDriver } from './db/direct-driver';
 import { initOrm, type Orm } from './db/orm';
 import { SqliteCheckpointer } from './db/sqlite-checkpointer';
@@ -80,7 +81,9 @@ export interface App {
  * The composition root: wires the ORM, the services, Koa and the HTTP server, in dependency order.
  * Nothing listens until `listen()`.
  */
-export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
+export async function createApp(givenConfig: Config, deps: AppDeps = {}): Promise<App> {
+  // Development without JWT_SECRET: the secret kept in the data directory, so restarts keep sessions.
+  const config = withKeptDevSecret(givenConfig);
   const logger = deps.logger ?? createLogger(config.logLevel);
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics();
