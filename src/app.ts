@@ -39,6 +39,8 @@ import { createLogger, type Logger } from './shared/logger';
 import { createMetrics } from './shared/metrics';
 import { bootstrapUsers } from './users/bootstrap';
 import { usersRoutes } from './users/users.routes';
+import { buildOpenApiDocument } from './openapi/openapi.document';
+import { openApiRoutes } from './openapi/openapi.routes';
 import { UsersService } from './users/users.service';
 
 export interface AppDeps {
@@ -61,6 +63,8 @@ export interface App {
   readonly logger: Logger;
   readonly hub: Hub;
   readonly butler: Butler;
+  /** Every method and path the Koa routers serve (as @koa/router spells them, `:id`), HEAD included. */
+  readonly routes: readonly { method: string; path: string }[];
   readonly services: {
     users: UsersService;
     agents: AgentsService;
@@ -160,16 +164,17 @@ export async function createApp(givenConfig: Config, deps: AppDeps = {}): Promis
       await link?.ping();
     },
   };
-  for (const router of [
+  const routers = [
     healthRoutes(readiness, metrics, config.production),
+    openApiRoutes(buildOpenApiDocument()),
     authRoutes(auth),
     agentsRoutes(agents, users, guards),
     usersRoutes(users, guards),
     messagesRoutes({ systemLog, history, users, maxPayloadBytes: config.maxPayloadBytes }, guards),
     authorizationRoutes(butler, guards),
-  ]) {
-    koa.use(router.routes());
-  }
+  ];
+  for (const router of routers) koa.use(router.routes());
+  const routes = routers.flatMap((router) => router.stack.flatMap((layer) => layer.methods.map((method) => ({ method, path: String(layer.path) }))));
 
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
@@ -213,6 +218,7 @@ export async function createApp(givenConfig: Config, deps: AppDeps = {}): Promis
     logger,
     hub: realtime,
     butler,
+    routes,
     services: { users, agents, auth, systemLog, messageLog, jwt },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {

@@ -12,9 +12,10 @@ export const limitSchema = z.coerce
   .int('limit must be a whole number')
   .min(1, 'limit must be at least 1')
   .transform((n) => Math.min(n, MAX_LIMIT))
-  .default(DEFAULT_LIMIT);
+  .default(DEFAULT_LIMIT)
+  .meta({ description: `How many at most: ${DEFAULT_LIMIT} when absent, ${MAX_LIMIT} when larger` });
 
-export const cursorSchema = positiveId.optional();
+export const cursorSchema = positiveId.optional().meta({ description: 'A positive id; as a cursor (after_id, before_id) the page starts just past it' });
 
 /** Parses a query object against a schema and turns the first problem into a 400 with its field name. */
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
