@@ -144,19 +144,6 @@ export async function createApp(givenConfig: Config, deps: AppDeps = {}): Promis
   const butler = new Butler({ config, orm, clock, logger, users, systemLog, history, outbox, brain: deps.brain ?? (await loadBrain(config)) });
 
   const guards = createGuards({ jwt, users, credentials });
-  const koa = new Koa<AppState>({ proxy: config.trustProxy });
-  koa.silent = true;
-  koa.use(requestLifecycle(logger.child({ module: 'http' }), metrics, config.production));
-  koa.use(
-    cors({
-      origin: (ctx) => (config.corsOrigins === '*' || config.corsOrigins.includes(ctx.get('Origin')) ? ctx.get('Origin') || '*' : ''),
-      exposeHeaders: ['X-Request-Id'],
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
-    }),
-  );
-  koa.use(requireJsonBody());
-  koa.use(bodyParser({ enableTypes: ['json'], extendTypes: { json: JSON_TYPES }, jsonLimit: '1mb', encoding: 'utf-8', onError: jsonBodyError }));
-  koa.use(ormContext(orm));
   const readiness = {
     async check() {
       if (draining) throw new Error('shutting down');
@@ -173,6 +160,19 @@ export async function createApp(givenConfig: Config, deps: AppDeps = {}): Promis
     messagesRoutes({ systemLog, history, users, maxPayloadBytes: config.maxPayloadBytes }, guards),
     authorizationRoutes(butler, guards),
   ];
+  const koa = new Koa<AppState>({ proxy: config.trustProxy });
+  koa.silent = true;
+  koa.use(requestLifecycle(logger.child({ module: 'http' }), metrics, config.production));
+  koa.use(
+    cors({
+      origin: (ctx) => (config.corsOrigins === '*' || config.corsOrigins.includes(ctx.get('Origin')) ? ctx.get('Origin') || '*' : ''),
+      exposeHeaders: ['X-Request-Id'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    }),
+  );
+  koa.use(requireJsonBody((ctx) => routers.some((router) => router.match(ctx.path, ctx.method).route)));
+  koa.use(bodyParser({ enableTypes: ['json'], extendTypes: { json: JSON_TYPES }, jsonLimit: '1mb', encoding: 'utf-8', onError: jsonBodyError }));
+  koa.use(ormContext(orm));
   for (const router of routers) koa.use(router.routes());
   const routes = routers.flatMap((router) => router.stack.flatMap((layer) => layer.methods.map((method) => ({ method, path: String(layer.path) }))));
 

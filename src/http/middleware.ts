@@ -5,7 +5,7 @@ import type { Orm } from '../db/orm';
 import { notFound, toErrorBody, unsupportedMediaType, validationError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { Metrics } from '../shared/metrics';
-import type { AppState } from './context';
+import type { AppContext, AppState } from './context';
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -53,10 +53,11 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * route would then report the first field as missing ("username is required" for a form post), which
  * sends the client looking in the wrong place. An empty body (a bodiless PATCH) passes.
  */
-export function requireJsonBody(): Middleware<AppState> {
+export function requireJsonBody(isRoute: (ctx: AppContext) => boolean): Middleware<AppState> {
   return (ctx, next) => {
     const hasBody = (ctx.request.length ?? 0) > 0 || ctx.get('Transfer-Encoding') !== '';
-    if (hasBody && BODY_METHODS.has(ctx.method) && !ctx.request.is(JSON_TYPES)) throw unsupportedMediaType();
+    // An unknown route stays a 404 whatever its body: the content type is not what is wrong there.
+    if (hasBody && BODY_METHODS.has(ctx.method) && !ctx.request.is(JSON_TYPES) && isRoute(ctx)) throw unsupportedMediaType();
     return next();
   };
 }

@@ -73,6 +73,11 @@ describe('errors that say what is wrong', () => {
       expect(await res.json()).toEqual(JSON_EXPECTED);
     });
 
+    it('leaves an unknown route a 404 NOT_FOUND whatever its body', async () => {
+      const res = await s.api.request('POST', '/api/nowhere', undefined, { raw: 'a=b', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      expectError(res, 404, 'NOT_FOUND');
+    });
+
     it('accepts JSON with a charset and a vendor +json type', async () => {
       for (const type of ['application/json; charset=utf-8', 'application/vnd.api+json']) {
         const res = await s.api.request('POST', '/api/auth/login', undefined, { raw: '{"username":"admin","password":"admin123"}', headers: { 'Content-Type': type } });
