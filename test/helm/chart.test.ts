@@ -17,9 +17,10 @@ const withSecrets = { secrets: SECRETS };
 const VALUE_SETS: Record<string, object[]> = {
   'defaults + secrets': [withSecrets],
   existingSecret: [{ existingSecret: 'echo-prod-secrets' }],
-  'ingress, sticky sessions, migration job, ServiceMonitor': [
+  'ingress, sticky sessions, migration job, ServiceMonitor, autoscaler': [
     withSecrets,
     {
+      autoscaling: { enabled: true, connectedSockets: { enabled: true } },
       ingress: { enabled: true, cookieAffinity: { enabled: true }, tls: [{ secretName: 'echo-tls', hosts: ['echocenter.example.com'] }] },
       service: { sessionAffinity: 'ClientIP' },
       migrations: { job: { enabled: true } },
@@ -42,7 +43,7 @@ describeWithHelm('helm chart helm/echocenter', () => {
   useHelmWorkDir();
 
   test('helm lint --strict passes with the required values, and with every option on', () => {
-    for (const values of [[withSecrets], VALUE_SETS['ingress, sticky sessions, migration job, ServiceMonitor'], VALUE_SETS.existingSecret]) {
+    for (const values of [[withSecrets], VALUE_SETS['ingress, sticky sessions, migration job, ServiceMonitor, autoscaler'], VALUE_SETS.existingSecret]) {
       const r = helmRun(['lint', '--strict', CHART], values);
       expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: expect.stringContaining('0 chart(s) failed') });
       // Lint reports a template's `fail` only as INFO and then skips the rest of it: with the required
@@ -210,7 +211,7 @@ describeWithHelm('helm chart helm/echocenter', () => {
     const paths = plain.spec!.rules!.flatMap((r) => r.http!.paths.map((p) => p.path));
     expect(paths.sort()).toEqual(['/api', '/socket.io']);
 
-    const objects = render(...VALUE_SETS['ingress, sticky sessions, migration job, ServiceMonitor']);
+    const objects = render(...VALUE_SETS['ingress, sticky sessions, migration job, ServiceMonitor, autoscaler']);
     const sticky = one<IIngress>(objects, 'Ingress');
     expect(sticky.metadata!.annotations).toMatchObject({
       'nginx.ingress.kubernetes.io/affinity': 'cookie',
@@ -224,7 +225,7 @@ describeWithHelm('helm chart helm/echocenter', () => {
   });
 
   test('the migration job runs migrate.js as a pre-install/pre-upgrade hook with its own copy of the secrets', () => {
-    const objects = render(...VALUE_SETS['ingress, sticky sessions, migration job, ServiceMonitor']);
+    const objects = render(...VALUE_SETS['ingress, sticky sessions, migration job, ServiceMonitor, autoscaler']);
     const job = one<IJob>(objects, 'Job');
     expect(job.metadata!.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
     const c = job.spec!.template.spec!.containers[0];
