@@ -3,7 +3,7 @@
  * values.schema.json (wrong types and unknown keys refused before anything renders), and the
  * chart-testing value sets under helm/echocenter/ci/, each rendered, linted and validated.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -130,5 +130,30 @@ describeWithHelm('helm chart: autoscaling, values schema and ci/ value sets', ()
       expect(env.map((e) => e.name)).toEqual(expect.arrayContaining(['DATABASE_URL', 'REDIS_URL']));
       expect(one<{ data: Record<string, string> } & K8sObject>(objects, 'ConfigMap').data.DB_DRIVER).toBe('postgres');
     });
+  });
+});
+
+interface Schema {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+}
+
+/** The paths of values.yaml that the schema does not describe (where it closes an object). */
+function undescribed(value: unknown, schema: Schema, at: string): string[] {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return [];
+  return Object.entries(value).flatMap(([key, v]) => {
+    const sub = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    if (sub) return undescribed(v, sub, `${at}.${key}`);
+    return schema.additionalProperties === false ? [`${at}.${key}`] : [];
+  });
+}
+
+describe('values.schema.json and values.yaml', () => {
+  test('describe the same keys: a new value needs its schema entry (helm refuses unknown keys)', () => {
+    const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as Schema;
+    const [values] = parseYamlDocuments(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
+    expect(undescribed(values, schema, 'values')).toEqual([]);
+    expect(Object.keys(schema.properties!).filter((k) => k !== 'global' && !(k in (values as object)))).toEqual([]);
   });
 });
