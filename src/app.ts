@@ -17,6 +17,7 @@ import { JwtService } from './auth/jwt';
 import { LoginLimiter } from './auth/login-limiter';
 import { PasswordHasher } from './auth/passwords';
 import type { Config } from './config/config';
+import { withKeptDevSecret } from './config/dev-secret';
 import { probeDirectDriver } from './db/direct-driver';
 import { initOrm, type Orm } from './db/orm';
 import { SqliteCheckpointer } from './db/sqlite-checkpointer';
@@ -28,7 +29,7 @@ import { MemoryPresence, type PresenceTracker } from './hub/presence';
 import type { ClusterLink } from './cluster/cluster-link';
 import type { AppState } from './http/context';
 import { healthRoutes } from './http/health.routes';
-import { ormContext, requestLifecycle } from './http/middleware';
+import { JSON_TYPES, jsonBodyError, ormContext, requireJsonBody, requestLifecycle } from './http/middleware';
 import { ChatHistoryService } from './messages/chat-history.service';
 import { MessageLogService, type LogFaults } from './messages/log/message-log.service';
 import { messagesRoutes } from './messages/messages.routes';
@@ -38,6 +39,8 @@ import { createLogger, type Logger } from './shared/logger';
 import { createMetrics, gaugePendingAuthorizations } from './shared/metrics';
 import { bootstrapUsers } from './users/bootstrap';
 import { usersRoutes } from './users/users.routes';
+import { buildOpenApiDocument } from './openapi/openapi.document';
+import { openApiRoutes } from './openapi/openapi.routes';
 import { UsersService } from './users/users.service';
 
 export interface AppDeps {
@@ -60,6 +63,8 @@ export interface App {
   readonly logger: Logger;
   readonly hub: Hub;
   readonly butler: Butler;
+  /** Every method and path the Koa routers serve (as @koa/router spells them, `:id`), HEAD included. */
+  readonly routes: readonly { method: string; path: string }[];
   readonly services: {
     users: UsersService;
     agents: AgentsService;
@@ -80,7 +85,9 @@ export interface App {
  * The composition root: wires the ORM, the services, Koa and the HTTP server, in dependency order.
  * Nothing listens until `listen()`.
  */
-export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
+export async function createApp(givenConfig: Config, deps: AppDeps = {}): Promise<App> {
+  // Development without JWT_SECRET: the secret kept in the data directory, so restarts keep sessions.
+  const config = withKeptDevSecret(givenConfig);
   const logger = deps.logger ?? createLogger(config.logLevel);
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics();
@@ -141,6 +148,22 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   gaugePendingAuthorizations(metrics, () => RequestContext.create(orm.em, () => butler.store.countPending()));
 
   const guards = createGuards({ jwt, users, credentials });
+  const readiness = {
+    async check() {
+      if (draining) throw new Error('shutting down');
+      await orm.em.getConnection().execute('select 1');
+      await link?.ping();
+    },
+  };
+  const routers = [
+    healthRoutes(readiness, metrics, config.production),
+    openApiRoutes(buildOpenApiDocument()),
+    authRoutes(auth),
+    agentsRoutes(agents, users, guards),
+    usersRoutes(users, guards),
+    messagesRoutes({ systemLog, history, users, maxPayloadBytes: config.maxPayloadBytes }, guards),
+    authorizationRoutes(butler, guards),
+  ];
   const koa = new Koa<AppState>({ proxy: config.trustProxy });
   koa.silent = true;
   koa.use(requestLifecycle(logger.child({ module: 'http' }), metrics, config.production));
@@ -151,25 +174,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
     }),
   );
-  koa.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
+  koa.use(requireJsonBody((ctx) => routers.some((router) => router.match(ctx.path, ctx.method).route)));
+  koa.use(bodyParser({ enableTypes: ['json'], extendTypes: { json: JSON_TYPES }, jsonLimit: '1mb', encoding: 'utf-8', onError: jsonBodyError }));
   koa.use(ormContext(orm));
-  const readiness = {
-    async check() {
-      if (draining) throw new Error('shutting down');
-      await orm.em.getConnection().execute('select 1');
-      await link?.ping();
-    },
-  };
-  for (const router of [
-    healthRoutes(readiness, metrics, config.production),
-    authRoutes(auth),
-    agentsRoutes(agents, users, guards),
-    usersRoutes(users, guards),
-    messagesRoutes({ systemLog, history, users, maxPayloadBytes: config.maxPayloadBytes }, guards),
-    authorizationRoutes(butler, guards),
-  ]) {
-    koa.use(router.routes());
-  }
+  for (const router of routers) koa.use(router.routes());
+  const routes = routers.flatMap((router) => router.stack.flatMap((layer) => layer.methods.map((method) => ({ method, path: String(layer.path) }))));
 
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
@@ -218,6 +227,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     logger,
     hub: realtime,
     butler,
+    routes,
     services: { users, agents, auth, systemLog, messageLog, jwt },
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {

@@ -6,12 +6,14 @@ import { parseId, parseOrThrow, parseQuery } from '../shared/paging';
 import { ascendingPageSchema, usernameSchema } from '../users/users.schemas';
 import type { UsersService } from '../users/users.service';
 import type { AgentsService } from './agents.service';
+import { stringField } from '../shared/fields';
 
-const createAgentSchema = z.object({
+/** The request bodies, exported for the OpenAPI document (src/openapi). */
+export const createAgentSchema = z.object({
   username: usernameSchema,
-  description: z.string().max(1000, 'description must be at most 1000 characters').nullish(),
+  description: stringField('description').max(1000, 'description must be at most 1000 characters').nullish(),
 });
-const testConnectionSchema = z.object({ api_token: z.string({ error: 'api_token is required' }).min(1).max(512) });
+export const testConnectionSchema = z.object({ api_token: stringField('api_token').min(1).max(512) });
 
 /** `/api/users/agents...` and `/api/users/butler`. */
 export function agentsRoutes(agents: AgentsService, users: UsersService, guards: Guards): Router<AppState> {

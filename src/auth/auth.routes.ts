@@ -4,12 +4,14 @@ import type { AppState } from '../http/context';
 import { parseOrThrow } from '../shared/paging';
 import { passwordSchema, usernameSchema } from '../users/users.schemas';
 import type { AuthService } from './auth.service';
+import { stringField } from '../shared/fields';
 
-const loginSchema = z.object({
-  username: z.string({ error: 'username is required' }).min(1, 'username is required').max(64, 'username is too long'),
-  password: z.string({ error: 'password is required' }).min(1, 'password is required').max(1024, 'password is too long'),
+/** The request bodies, exported for the OpenAPI document (src/openapi). */
+export const loginSchema = z.object({
+  username: stringField('username').min(1, 'username is required').max(64, 'username is too long'),
+  password: stringField('password').min(1, 'password is required').max(1024, 'password is too long'),
 });
-const registerSchema = z.object({ username: usernameSchema, password: passwordSchema });
+export const registerSchema = z.object({ username: usernameSchema, password: passwordSchema });
 
 /** `POST /api/auth/login` and `POST /api/auth/register`. */
 export function authRoutes(auth: AuthService): Router<AppState> {

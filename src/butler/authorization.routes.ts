@@ -4,9 +4,11 @@ import { principal, type AppState, type Guards } from '../http/context';
 import { parseOrThrow, parseQuery } from '../shared/paging';
 import { authListQuerySchema, rejectionReasonSchema } from './authorization.service';
 import type { Butler } from './butler';
+import { stringField } from '../shared/fields';
 
-const responseSchema = z.object({
-  action_id: z.string({ error: 'action_id is required' }).min(1).max(64),
+/** The decision's request body, exported for the OpenAPI document (src/openapi). */
+export const decisionRequestSchema = z.object({
+  action_id: stringField('action_id').min(1).max(64),
   approved: z.boolean({ error: 'approved must be true or false' }),
   reason: rejectionReasonSchema,
 });
@@ -22,7 +24,7 @@ export function authorizationRoutes(butler: Butler, guards: Guards): Router<AppS
   });
 
   router.post('/response', guards.admin, async (ctx) => {
-    const { action_id, approved, reason } = parseOrThrow(responseSchema, ctx.request.body);
+    const { action_id, approved, reason } = parseOrThrow(decisionRequestSchema, ctx.request.body);
     ctx.body = await butler.flow.decide(principal(ctx).id, action_id, approved, reason);
   });
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { parseDuration, parseRateLimit, type RateLimit } from './duration';
 
@@ -11,6 +12,11 @@ export const EXAMPLE_JWT_SECRETS: readonly string[] = [
   'change-me-to-a-long-random-string-of-32-chars-or-more',
 ];
 export const DEV_ADMIN_PASSWORD = 'admin123';
+/** The development secret's file name, in the directory of SQLITE_PATH (`data/jwt-secret` by default). */
+export const DEV_SECRET_FILE_NAME = 'jwt-secret';
+/** The warning while the secret is the per-process fallback (no file could be used). */
+export const RANDOM_SECRET_WARNING =
+  'JWT_SECRET is not set: using a random per-process secret (tokens die with the process; replicas cannot share them)';
 
 export interface Config {
   readonly nodeEnv: string;
@@ -25,7 +31,15 @@ export interface Config {
     readonly poolMax: number;
   };
   readonly redis?: { readonly url: string; readonly keyPrefix: string };
-  readonly jwt: { readonly secret: string; readonly expiresInSeconds: number };
+  readonly jwt: {
+    readonly secret: string;
+    readonly expiresInSeconds: number;
+    /**
+     * Development without JWT_SECRET: where the generated secret is kept so that restarts keep sessions
+     * (`dev-secret.ts` reads or creates it). `secret` is a per-process fallback until then.
+     */
+    readonly devSecretFile?: string;
+  };
   readonly admin: { readonly username: string; readonly password: string };
   readonly allowRegistration: boolean;
   /** `'*'` or the allowed origins. */
@@ -138,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   }
 
   let jwtSecret = e.JWT_SECRET;
+  let devSecretFile: string | undefined;
   if (production) {
     if (!jwtSecret || jwtSecret.length < 32) {
       problems.push('JWT_SECRET: set a random secret of at least 32 characters (e.g. `openssl rand -base64 48`)');
@@ -146,7 +161,9 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     }
   } else if (!jwtSecret) {
     jwtSecret = randomBytes(48).toString('base64url');
-    warnings.push('JWT_SECRET is not set: using a random per-process secret (tokens die with the process; replicas cannot share them)');
+    // An in-memory database has no directory to keep a secret in: its tokens die with it anyway.
+    if (e.SQLITE_PATH !== ':memory:') devSecretFile = join(dirname(e.SQLITE_PATH), DEV_SECRET_FILE_NAME);
+    warnings.push(RANDOM_SECRET_WARNING);
   }
 
   const adminUsername = e.ADMIN_USERNAME ?? (production ? undefined : 'admin');
@@ -160,9 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       problems.push('ADMIN_PASSWORD: set a bootstrap admin password other than the development default');
     }
   } else if (!adminPassword) {
+    // Warned about by bootstrap.ts when, and only when, the admin is created with it.
     adminPassword = DEV_ADMIN_PASSWORD;
-    // The warning names the variable, never the password itself: logs carry no password, not even a default.
-    warnings.push(`ADMIN_PASSWORD is not set: the bootstrap admin "${adminUsername}" gets the development default password (development only)`);
   }
   if (adminPassword && (adminPassword.length < 8 || adminPassword.length > 128)) {
     problems.push('ADMIN_PASSWORD: 8-128 characters');
@@ -185,7 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     host: e.HOST,
     db: { driver: e.DB_DRIVER, sqlitePath: e.SQLITE_PATH, databaseUrl: e.DATABASE_URL, poolMax: e.DB_POOL_MAX },
     redis: e.REDIS_URL ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : undefined,
-    jwt: { secret: jwtSecret!, expiresInSeconds: Math.max(1, Math.round(e.JWT_EXPIRES_IN / 1000)) },
+    jwt: { secret: jwtSecret!, expiresInSeconds: Math.max(1, Math.round(e.JWT_EXPIRES_IN / 1000)), ...(devSecretFile ? { devSecretFile } : {}) },
     admin: { username: adminUsername!, password: adminPassword! },
     allowRegistration: e.ALLOW_REGISTRATION ?? !production,
     corsOrigins,

@@ -39,16 +39,26 @@ export interface HandshakeDeps {
   logger: Logger;
 }
 
-/** A `connect_error` with the protocol's message and `data.code`. */
+/** A `connect_error` with the protocol's message, `data.code` and, for a refused credential, `data.hint`. */
 export class HandshakeError extends Error {
-  readonly data: { code: ErrorCode };
-  constructor(message: string, code: ErrorCode) {
+  readonly data: { code: ErrorCode; hint?: string };
+  constructor(message: string, code: ErrorCode, hint?: string) {
     super(message);
-    this.data = { code };
+    this.data = hint ? { code, hint } : { code };
   }
 }
 
-const refuse = () => new HandshakeError('unauthorized', 'UNAUTHORIZED');
+/**
+ * Which credential each namespace takes. The hint depends on the namespace only, never on the token
+ * given, so a refusal tells nobody whether a token exists: it only points at the wrong door.
+ */
+export const CREDENTIAL_HINTS: Record<NamespaceKind, string> = {
+  agents: "/agents takes an agent's API token (auth.token or Authorization: Bearer); /chat and /monitor take a login JWT",
+  chat: "/chat takes a login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+  monitor: "/monitor takes an admin's login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+};
+
+const refuse = (kind: NamespaceKind) => new HandshakeError('unauthorized', 'UNAUTHORIZED', CREDENTIAL_HINTS[kind]);
 
 /**
  * The credential of a handshake: `auth.token`, else an `Authorization: Bearer` header (of the
@@ -88,7 +98,7 @@ export function handshake(kind: NamespaceKind, deps: HandshakeDeps) {
 
 async function identify(kind: NamespaceKind, socket: Socket, deps: HandshakeDeps): Promise<SocketData> {
   const credential = credentialOf(socket);
-  if (!credential) throw refuse();
+  if (!credential) throw refuse(kind);
   let user: SocketIdentity;
   let arrival: AgentView | undefined;
   if (kind === 'agents') {
@@ -96,8 +106,8 @@ async function identify(kind: NamespaceKind, socket: Socket, deps: HandshakeDeps
     user = login.user;
     arrival = userView(login.user, { online: true, tokenHint: login.tokenHint, tokenUpdatedAt: login.tokenUpdatedAt }) as AgentView;
   } else {
-    user = await RequestContext.create(deps.orm.em, () => humanOf(credential, deps));
-    if (kind === 'monitor' && user.role !== 'ADMIN') throw new HandshakeError('forbidden', 'FORBIDDEN');
+    user = await RequestContext.create(deps.orm.em, () => humanOf(kind, credential, deps));
+    if (kind === 'monitor' && user.role !== 'ADMIN') throw new HandshakeError('forbidden', 'FORBIDDEN', '/monitor is for admins');
   }
   const replayAfter = replayAfterOf(socket);
   if (replayAfter === 'invalid') throw new HandshakeError('invalid last_id', 'VALIDATION_ERROR');
@@ -107,14 +117,14 @@ async function identify(kind: NamespaceKind, socket: Socket, deps: HandshakeDeps
 async function agentOf(credential: string, deps: HandshakeDeps) {
   // A JWT on /agents is the wrong kind of credential: unauthorized, like any invalid one.
   const agent = looksLikeAgentToken(credential) ? await deps.agents.login(credential) : null;
-  if (!agent) throw refuse();
+  if (!agent) throw refuse('agents');
   return agent;
 }
 
-async function humanOf(credential: string, deps: HandshakeDeps) {
+async function humanOf(kind: NamespaceKind, credential: string, deps: HandshakeDeps) {
   const claims = deps.jwt.verify(credential);
   const id = claims ? subjectId(claims) : undefined;
   const user = id ? await deps.users.findById(id) : null;
-  if (!user || !isHuman(user.role)) throw refuse();
+  if (!user || !isHuman(user.role)) throw refuse(kind);
   return user;
 }

@@ -6,6 +6,7 @@ import { cursorSchema, limitSchema } from '../shared/paging';
 import type { HubPort, LogAuthor } from '../shared/ports';
 import type { SystemLogPayload } from '../shared/protocol';
 import { LOG_LEVELS, SystemLog, type LogLevel } from './system-log.entity';
+import { stringField } from '../shared/fields';
 
 export type { LogAuthor };
 
@@ -23,8 +24,7 @@ export type SystemLogQuery = z.infer<typeof systemLogQuerySchema>;
 export const systemLogInputSchema = (maxContentBytes: number) =>
   z.object({
     level: z.enum(LOG_LEVELS, { error: `level must be one of ${LOG_LEVELS.join(', ')}` }),
-    content: z
-      .string({ error: 'content is required' })
+    content: stringField('content')
       .min(1, 'content must not be empty')
       .refine((c) => Buffer.byteLength(c, 'utf8') <= maxContentBytes, `content must be at most ${maxContentBytes} bytes`)
       // NUL breaks the INSERT on both databases (a 500); a lone surrogate would be stored as U+FFFD.

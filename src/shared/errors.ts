@@ -12,12 +12,16 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
   UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Every code of the catalogue, in order (the OpenAPI document's enum). */
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 
 export interface ErrorBody {
   error: string;
@@ -46,6 +50,8 @@ export const unauthorized = (message = 'Authentication required') => new AppErro
 export const forbidden = (message = 'You are not allowed to do this') => new AppError('FORBIDDEN', message);
 export const notFound = (message = 'Not found') => new AppError('NOT_FOUND', message);
 export const conflict = (message: string) => new AppError('CONFLICT', message);
+export const unsupportedMediaType = () =>
+  new AppError('UNSUPPORTED_MEDIA_TYPE', 'request body must be JSON (Content-Type: application/json)');
 export const unavailable = (message = 'Service unavailable') => new AppError('UNAVAILABLE', message);
 
 const STATUS_TO_CODE: Record<number, ErrorCode> = {
@@ -55,7 +61,7 @@ const STATUS_TO_CODE: Record<number, ErrorCode> = {
   404: 'NOT_FOUND',
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
-  415: 'VALIDATION_ERROR',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
   422: 'VALIDATION_ERROR',
   429: 'RATE_LIMITED',
   503: 'UNAVAILABLE',
@@ -79,7 +85,6 @@ export function toErrorBody(err: unknown, production: boolean): { status: number
 }
 
 function clientMessage(e: { message?: string; type?: string; expose?: boolean }, code: ErrorCode): string {
-  if (e.type === 'entity.parse.failed') return 'Malformed JSON body';
   if (e.type === 'entity.too.large') return 'Request body is larger than 1 MiB';
   if (code === 'UNAUTHORIZED') return 'Missing, invalid or revoked credential';
   return e.expose && e.message ? e.message : code.toLowerCase().replace('_', ' ');

@@ -12,19 +12,25 @@ export const limitSchema = z.coerce
   .int('limit must be a whole number')
   .min(1, 'limit must be at least 1')
   .transform((n) => Math.min(n, MAX_LIMIT))
-  .default(DEFAULT_LIMIT);
+  .default(DEFAULT_LIMIT)
+  .meta({ description: `How many at most: ${DEFAULT_LIMIT} when absent, ${MAX_LIMIT} when larger` });
 
-export const cursorSchema = positiveId.optional();
+export const cursorSchema = positiveId.optional().meta({ description: 'A positive id; as a cursor (after_id, before_id) the page starts just past it' });
 
 /** Parses a query object against a schema and turns the first problem into a 400 with its field name. */
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
   return parseOrThrow(schema, query);
 }
 
-/** Parses input against a schema; a failure is a VALIDATION_ERROR naming the field. */
+/**
+ * Parses a request body (or query) against a schema; a failure is a VALIDATION_ERROR naming the field.
+ * A body that is JSON but not an object (`[1]`, `"x"`, `null`) says so rather than "Invalid input".
+ */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
+  const [first] = result.error.issues;
+  if (first?.path.length === 0 && first.code === 'invalid_type' && first.expected === 'object') throw validationError('request body must be a JSON object');
   throw validationError(describeIssues(result.error));
 }
 

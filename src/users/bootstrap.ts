@@ -1,5 +1,5 @@
 import { RequestContext } from '@mikro-orm/core';
-import type { Config } from '../config/config';
+import { DEV_ADMIN_PASSWORD, type Config } from '../config/config';
 import type { Orm } from '../db/orm';
 import { AppError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -19,6 +19,10 @@ export async function bootstrapUsers(orm: Orm, users: UsersService, config: Conf
     if (!(await orm.em.findOne(User, { role: 'ADMIN' }))) {
       const created = await ignoreTaken(users.createHuman({ username: config.admin.username, password: config.admin.password, role: 'ADMIN' }));
       if (created) logger.info({ username: config.admin.username }, 'created the bootstrap admin');
+      // Only now, when an admin really has the well-known password: an existing admin's is not this start's business.
+      if (created && config.admin.password === DEV_ADMIN_PASSWORD) {
+        logger.warn({ username: config.admin.username }, 'the bootstrap admin was created with the development default password (development only: set ADMIN_PASSWORD before the first start to choose another)');
+      }
     }
   });
 }

@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { cursorSchema, limitSchema } from '../shared/paging';
+import { stringField } from '../shared/fields';
 
-export const usernameSchema = z
-  .string({ error: 'username is required' })
+export const usernameSchema = stringField('username')
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'username must be 1-64 letters, digits, _ - or .');
 
-export const passwordSchema = z
-  .string({ error: 'password is required' })
+export const passwordSchema = stringField('password')
   .min(8, 'password must be at least 8 characters')
   .max(128, 'password must be at most 128 characters');
 

@@ -123,13 +123,19 @@ describe('loadConfig outside production', () => {
     expect(c.butler.baseUrl).toBeUndefined();
   });
 
-  it('makes a random per-process JWT secret and warns about it and the default admin, without printing either', () => {
+  it('makes a per-process JWT secret as a fallback, names the file that keeps one, and warns without printing it', () => {
     const a = loadConfig({});
     const b = loadConfig({});
     expect(a.jwt.secret.length).toBeGreaterThanOrEqual(32);
     expect(a.jwt.secret).not.toBe(b.jwt.secret);
+    // loadConfig stays pure: it names the file next to the database; dev-secret.ts reads or writes it.
+    expect(a.jwt.devSecretFile).toBe(join('data', 'jwt-secret'));
+    expect(loadConfig({ SQLITE_PATH: '/var/lib/ec/db.sqlite' }).jwt.devSecretFile).toBe('/var/lib/ec/jwt-secret');
+    expect(loadConfig({ SQLITE_PATH: ':memory:' }).jwt.devSecretFile).toBeUndefined();
+    expect(loadConfig({ JWT_SECRET: 'set-by-the-developer-and-long-enough' }).jwt.devSecretFile).toBeUndefined();
     expect(a.warnings.join('\n')).toMatch(/JWT_SECRET/);
-    expect(a.warnings.join('\n')).toMatch(/ADMIN_PASSWORD/);
+    // The admin password is warned about by the bootstrap, only when the admin is created with it.
+    expect(a.warnings.join('\n')).not.toMatch(/ADMIN_PASSWORD/);
     for (const w of a.warnings) {
       expect(w).not.toContain(a.jwt.secret);
       expect(w).not.toContain('admin123');

@@ -1,8 +1,14 @@
 import jwt from 'jsonwebtoken';
 import { closeAll, createAgent, createHuman, dbKinds, open, openWith, refusal, startTestApp, type TestApp, times, warnIfPostgresSkipped } from '../support';
 
-const UNAUTHORIZED = { message: 'unauthorized', data: { code: 'UNAUTHORIZED' } };
-const FORBIDDEN = { message: 'forbidden', data: { code: 'FORBIDDEN' } };
+/** What every refusal on a namespace says: the same code and hint whatever the token was (issue 13). */
+const HINTS = {
+  agents: "/agents takes an agent's API token (auth.token or Authorization: Bearer); /chat and /monitor take a login JWT",
+  chat: "/chat takes a login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+  monitor: "/monitor takes an admin's login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+} as const;
+const unauthorized = (nsp: keyof typeof HINTS) => ({ message: 'unauthorized', data: { code: 'UNAUTHORIZED', hint: HINTS[nsp] } });
+const FORBIDDEN = { message: 'forbidden', data: { code: 'FORBIDDEN', hint: '/monitor is for admins' } };
 const SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
 
 describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
@@ -63,23 +69,33 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
 
   describe('refused handshakes', () => {
     it('refuses a handshake without any credential as unauthorized', async () => {
-      for (const nsp of ['chat', 'agents', 'monitor'] as const) expect(await refusal(s.url, nsp)).toEqual(UNAUTHORIZED);
+      for (const nsp of ['chat', 'agents', 'monitor'] as const) expect(await refusal(s.url, nsp)).toEqual(unauthorized(nsp));
     });
 
     it('ignores a token that is only in the query string', async () => {
-      expect(await refusal(s.url, 'chat', { query: { token: member.token } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'agents', { query: { token: agent.token } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'monitor', { query: { token: s.adminToken } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'chat', { query: { auth: member.token, access_token: member.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { query: { token: member.token } })).toEqual(unauthorized('chat'));
+      expect(await refusal(s.url, 'agents', { query: { token: agent.token } })).toEqual(unauthorized('agents'));
+      expect(await refusal(s.url, 'monitor', { query: { token: s.adminToken } })).toEqual(unauthorized('monitor'));
+      expect(await refusal(s.url, 'chat', { query: { auth: member.token, access_token: member.token } })).toEqual(unauthorized('chat'));
     });
 
     it('refuses a JWT on /agents and an API token on /chat and /monitor (wrong kind) as unauthorized', async () => {
-      expect(await refusal(s.url, 'agents', { auth: { token: member.token } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'agents', { auth: { token: s.adminToken } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'chat', { auth: { token: agent.token } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'monitor', { auth: { token: agent.token } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: `Bearer ${agent.token}` } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'agents', { extraHeaders: { Authorization: `Bearer ${member.token}` } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'agents', { auth: { token: member.token } })).toEqual(unauthorized('agents'));
+      expect(await refusal(s.url, 'agents', { auth: { token: s.adminToken } })).toEqual(unauthorized('agents'));
+      expect(await refusal(s.url, 'chat', { auth: { token: agent.token } })).toEqual(unauthorized('chat'));
+      expect(await refusal(s.url, 'monitor', { auth: { token: agent.token } })).toEqual(unauthorized('monitor'));
+      expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: `Bearer ${agent.token}` } })).toEqual(unauthorized('chat'));
+      expect(await refusal(s.url, 'agents', { extraHeaders: { Authorization: `Bearer ${member.token}` } })).toEqual(unauthorized('agents'));
+    });
+
+    it('hints at the credential each namespace takes, identically for an unknown token and a valid one of the wrong kind', async () => {
+      const unknownAgentToken = agent.token.slice(0, -4) + (agent.token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+      const onAgents = [await refusal(s.url, 'agents', { auth: { token: unknownAgentToken } }), await refusal(s.url, 'agents', { auth: { token: member.token } })];
+      expect(onAgents).toEqual([unauthorized('agents'), unauthorized('agents')]);
+      expect((onAgents[0].data as { hint: string }).hint).toMatch(/^\/agents takes an agent's API token/);
+      const onChat = [await refusal(s.url, 'chat', { auth: { token: 'not-a-jwt' } }), await refusal(s.url, 'chat', { auth: { token: agent.token } })];
+      expect(onChat).toEqual([unauthorized('chat'), unauthorized('chat')]);
+      expect((onChat[0].data as { hint: string }).hint).toMatch(/^\/chat takes a login JWT/);
     });
 
     it('refuses a MEMBER on /monitor as forbidden, by auth.token and by header', async () => {
@@ -92,41 +108,41 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
       const expired = jwt.sign({ role: 'MEMBER' }, SECRET, { subject: String(member.user.id), expiresIn: -10 });
       const none = jwt.sign({ role: 'ADMIN' }, '', { subject: '1', algorithm: 'none' });
       for (const token of ['garbage', forged, expired, none, `${member.token}x`, agent.token.slice(0, -2)]) {
-        expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(UNAUTHORIZED);
-        expect(await refusal(s.url, 'agents', { auth: { token } })).toEqual(UNAUTHORIZED);
+        expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(unauthorized('chat'));
+        expect(await refusal(s.url, 'agents', { auth: { token } })).toEqual(unauthorized('agents'));
       }
-      for (const token of [42, {}, [], true, '']) expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(UNAUTHORIZED);
+      for (const token of [42, {}, [], true, '']) expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(unauthorized('chat'));
       for (const header of ['Basic abc', `Token ${member.token}`, 'Bearer', `Bearer ${member.token} extra`]) {
-        expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: header } })).toEqual(UNAUTHORIZED);
+        expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: header } })).toEqual(unauthorized('chat'));
       }
     });
 
     it('refuses a valid-looking JWT for the Butler, which never logs in', async () => {
       const butler = (await s.api.get('/api/users/butler', s.adminToken)).body;
       const token = jwt.sign({ role: 'BUTLER' }, SECRET, { subject: String(butler.id), expiresIn: 600 });
-      expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'monitor', { auth: { token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { auth: { token } })).toEqual(unauthorized('chat'));
+      expect(await refusal(s.url, 'monitor', { auth: { token } })).toEqual(unauthorized('monitor'));
     });
 
     it("refuses a deleted user's JWT at once", async () => {
       const gone = await createHuman(s.api, s.adminToken, 'hs-deleted');
       const del = await s.api.delete(`/api/users/${gone.user.id}`, s.adminToken);
       expect(del.status).toBe(204);
-      expect(await refusal(s.url, 'chat', { auth: { token: gone.token } })).toEqual(UNAUTHORIZED);
-      expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: `Bearer ${gone.token}` } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { auth: { token: gone.token } })).toEqual(unauthorized('chat'));
+      expect(await refusal(s.url, 'chat', { extraHeaders: { Authorization: `Bearer ${gone.token}` } })).toEqual(unauthorized('chat'));
     });
 
     it("refuses a deleted admin on /monitor as unauthorized, not forbidden", async () => {
       const gone = await createHuman(s.api, s.adminToken, 'hs-deleted-admin', 'ADMIN');
       expect((await s.api.delete(`/api/users/${gone.user.id}`, s.adminToken)).status).toBe(204);
-      expect(await refusal(s.url, 'monitor', { auth: { token: gone.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'monitor', { auth: { token: gone.token } })).toEqual(unauthorized('monitor'));
     });
 
     it('refuses a rotated agent token and accepts the new one', async () => {
       const bot = await createAgent(s.api, s.adminToken, 'hs-rotated');
       const rotated = await s.api.patch(`/api/users/agents/${bot.agent.id}/token`, undefined, s.adminToken);
       expect(rotated.status).toBe(200);
-      expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(unauthorized('agents'));
       const fresh = await openWith(s.url, 'agents', rotated.body.api_token);
       expect(fresh.socket.connected).toBe(true);
     });
@@ -134,7 +150,7 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
     it("refuses a deleted agent's token", async () => {
       const bot = await createAgent(s.api, s.adminToken, 'hs-deleted-bot');
       expect((await s.api.delete(`/api/users/agents/${bot.agent.id}`, s.adminToken)).status).toBe(204);
-      expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(unauthorized('agents'));
     });
 
     it('refuses an invalid auth.last_id with a connect_error', async () => {
@@ -146,7 +162,7 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
     });
 
     it('checks the credential before last_id: a bad token with a bad last_id is unauthorized', async () => {
-      expect(await refusal(s.url, 'chat', { auth: { token: 'nope', last_id: 'abc' } })).toEqual(UNAUTHORIZED);
+      expect(await refusal(s.url, 'chat', { auth: { token: 'nope', last_id: 'abc' } })).toEqual(unauthorized('chat'));
     });
   });
 });

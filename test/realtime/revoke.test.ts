@@ -1,7 +1,13 @@
 import type { Envelope } from '../../src/shared/protocol';
 import { closeAll, createAgent, createHuman, dbKinds, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, warnIfPostgresSkipped, withPayload } from '../support';
 
-const UNAUTHORIZED = { message: 'unauthorized', data: { code: 'UNAUTHORIZED' } };
+/** What every refusal on a namespace says: the same code and hint whatever the token was (issue 13). */
+const HINTS = {
+  agents: "/agents takes an agent's API token (auth.token or Authorization: Bearer); /chat and /monitor take a login JWT",
+  chat: "/chat takes a login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+  monitor: "/monitor takes an admin's login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+} as const;
+const unauthorized = (nsp: keyof typeof HINTS) => ({ message: 'unauthorized', data: { code: 'UNAUTHORIZED', hint: HINTS[nsp] } });
 
 describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (kind) => {
   let s: TestApp;
@@ -43,7 +49,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
     expect((await s.api.delete(`/api/users/${victim.user.id}`, s.adminToken)).status).toBe(204);
     for (const t of tabs) expect(await t.disconnected()).toBe('io server disconnect');
     await bystandersUnaffected('member delete');
-    expect(await refusal(s.url, 'chat', { auth: { token: victim.token } })).toEqual(UNAUTHORIZED);
+    expect(await refusal(s.url, 'chat', { auth: { token: victim.token } })).toEqual(unauthorized('chat'));
   });
 
   it('DELETE /api/users/:id of an admin drops their /chat and /monitor sockets', async () => {
@@ -54,7 +60,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
     expect(await chat.disconnected()).toBe('io server disconnect');
     expect(await monitor.disconnected()).toBe('io server disconnect');
     await bystandersUnaffected('admin delete');
-    expect(await refusal(s.url, 'monitor', { auth: { token: other.token } })).toEqual(UNAUTHORIZED);
+    expect(await refusal(s.url, 'monitor', { auth: { token: other.token } })).toEqual(unauthorized('monitor'));
   });
 
   it('DELETE /api/users/agents/:id drops every socket of that agent and refuses its token', async () => {
@@ -63,7 +69,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
     expect((await s.api.delete(`/api/users/agents/${bot.agent.id}`, s.adminToken)).status).toBe(204);
     for (const c of socks) expect(await c.disconnected()).toBe('io server disconnect');
     await bystandersUnaffected('agent delete');
-    expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
+    expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(unauthorized('agents'));
   });
 
   it('DELETE /api/users/:id works for agents too', async () => {
@@ -71,7 +77,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
     const sock = await openWith(s.url, 'agents', bot.token);
     expect((await s.api.delete(`/api/users/${bot.agent.id}`, s.adminToken)).status).toBe(204);
     expect(await sock.disconnected()).toBe('io server disconnect');
-    expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
+    expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(unauthorized('agents'));
   });
 
   it('PATCH /api/users/agents/:id/token drops the sockets of the old token; the new token connects', async () => {
@@ -86,7 +92,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
     const offline = await k.waitFor((e: Envelope) => e.type === 'PRESENCE' && (e.payload as { id: number }).id === bot.agent.id && !(e.payload as { online: boolean }).online);
     expect(offline.payload).toMatchObject({ online: false, token_hint: rotated.body.agent.token_hint });
     await bystandersUnaffected('rotation');
-    expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(UNAUTHORIZED);
+    expect(await refusal(s.url, 'agents', { auth: { token: bot.token } })).toEqual(unauthorized('agents'));
     const fresh = await openWith(s.url, 'agents', rotated.body.api_token);
     okAck(await fresh.send({ type: 'CHAT', target_id: keeper.user.id, payload: 'new token works' }));
     await k.waitFor(withPayload('new token works'));
@@ -101,7 +107,7 @@ describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (k
     const refused = new Promise<Error & { data?: unknown }>((resolve) => c.socket.once('connect_error', resolve));
     c.socket.connect();
     const err = await refused;
-    expect({ message: err.message, data: err.data }).toEqual(UNAUTHORIZED);
+    expect({ message: err.message, data: err.data }).toEqual(unauthorized('chat'));
     expect(c.socket.connected).toBe(false);
   });
 

@@ -53,12 +53,12 @@ describe.each(dbKinds())('errors every route shares on %s', (kind) => {
       expectError(res, 400, 'VALIDATION_ERROR');
     });
 
-    it('refuses a body that is not JSON at all (text/plain) with 400', async () => {
+    it('refuses a body that is not JSON at all (text/plain) with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
       const res = await s.api.request('POST', '/api/auth/login', undefined, {
         raw: 'username=admin&password=admin123',
         headers: { 'Content-Type': 'text/plain' },
       });
-      expectError(res, 400, 'VALIDATION_ERROR');
+      expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
     });
   });
 

@@ -124,9 +124,16 @@ number, or a number with ms, s, m or h. Call with (dict "value" "10s" "default" 
 Checks that make a broken release fail at `helm install/upgrade/template` with a message that says
 what to set, instead of pods that crash-loop later.
 */}}
+{{/* The most pods there can be: maxReplicas with the autoscaler, else replicaCount. */}}
+{{- define "echocenter.maxReplicas" -}}
+{{- if .Values.autoscaling.enabled -}}{{- int .Values.autoscaling.maxReplicas -}}{{- else -}}{{- int .Values.replicaCount -}}{{- end -}}
+{{- end -}}
+
 {{- define "echocenter.validate" -}}
 {{- $v := .Values -}}
-{{- $replicas := int $v.replicaCount -}}
+{{- $replicas := include "echocenter.maxReplicas" . | int -}}
+{{- $count := printf "replicaCount=%d" $replicas -}}
+{{- if $v.autoscaling.enabled -}}{{- $count = printf "autoscaling.maxReplicas=%d" $replicas -}}{{- end -}}
 {{- $driver := include "echocenter.config" (dict "root" . "key" "DB_DRIVER") | default "sqlite" -}}
 {{- $production := eq (include "echocenter.config" (dict "root" . "key" "NODE_ENV")) "production" -}}
 {{- range $var := splitList " " (include "echocenter.secretVars" .) -}}
@@ -171,11 +178,12 @@ what to set, instead of pods that crash-loop later.
 {{- fail (printf "echocenter: missing settings. Set them (secrets with --set-string secrets.NAME=... or existingSecret):\n  - %s" (join "\n  - " $missing)) -}}
 {{- end -}}
 {{- if and (gt $replicas 1) (not (include "echocenter.secretKey" (dict "root" . "var" "REDIS_URL"))) -}}
-{{- fail (printf "echocenter: replicaCount=%d needs REDIS_URL: replicas exchange Socket.IO traffic and presence through Redis. Set secrets.REDIS_URL (or existingSecretKeys.REDIS_URL with existingSecret), or use replicaCount=1." $replicas) -}}
+{{- fail (printf "echocenter: %s needs REDIS_URL: replicas exchange Socket.IO traffic and presence through Redis. Set secrets.REDIS_URL (or existingSecretKeys.REDIS_URL with existingSecret), or use replicaCount=1." $count) -}}
 {{- end -}}
 {{- if and (gt $replicas 1) (eq $driver "sqlite") -}}
-{{- fail (printf "echocenter: replicaCount=%d needs DB_DRIVER=postgres: with sqlite each pod would have its own database file." $replicas) -}}
+{{- fail (printf "echocenter: %s needs DB_DRIVER=postgres: with sqlite each pod would have its own database file." $count) -}}
 {{- end -}}
+{{- include "echocenter.validateAutoscaling" (dict "root" . "driver" $driver) -}}
 {{- if and $v.migrations.job.enabled (ne $driver "postgres") -}}
 {{- fail "echocenter: migrations.job.enabled needs DB_DRIVER=postgres (a SQLite file lives in the pod; it migrates itself at start)" -}}
 {{- end -}}
@@ -205,7 +213,7 @@ always is, so an existingSecret without them works.
     secretKeyRef:
       name: {{ $.secretName }}
       key: {{ $key }}
-      {{- if or (eq $var "BUTLER_API_TOKEN") (and (eq $var "REDIS_URL") (le (int $root.Values.replicaCount) 1)) }}
+      {{- if or (eq $var "BUTLER_API_TOKEN") (and (eq $var "REDIS_URL") (le (include "echocenter.maxReplicas" $root | int) 1)) }}
       optional: true
       {{- end }}
 {{- end }}
@@ -215,4 +223,23 @@ always is, so an existingSecret without them works.
 {{/* What the migration Job needs: the database and what the production start checks read. */}}
 {{- define "echocenter.migrationSecretVars" -}}
 JWT_SECRET ADMIN_PASSWORD DATABASE_URL
+{{- end -}}
+
+{{/* The autoscaler's own checks. Call with (dict "root" $ "driver" "postgres"). */}}
+{{- define "echocenter.validateAutoscaling" -}}
+{{- $a := .root.Values.autoscaling -}}
+{{- if $a.enabled -}}
+{{- if eq .driver "sqlite" -}}
+{{- fail "echocenter: autoscaling.enabled needs DB_DRIVER=postgres: with sqlite each pod would have its own database file (one replica only)." -}}
+{{- end -}}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) -}}
+{{- fail (printf "echocenter: autoscaling.minReplicas=%d is above autoscaling.maxReplicas=%d" (int $a.minReplicas) (int $a.maxReplicas)) -}}
+{{- end -}}
+{{- if not (or $a.targetCPUUtilizationPercentage $a.connectedSockets.enabled) -}}
+{{- fail "echocenter: autoscaling.enabled needs a metric: autoscaling.targetCPUUtilizationPercentage and/or autoscaling.connectedSockets.enabled" -}}
+{{- end -}}
+{{- if and $a.targetCPUUtilizationPercentage (not (dig "requests" "cpu" "" (.root.Values.resources | default dict))) -}}
+{{- fail "echocenter: autoscaling.targetCPUUtilizationPercentage is a percentage of resources.requests.cpu: set it" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
