@@ -27,6 +27,7 @@ import type { OrderedPacket } from './hub/ordered-delivery';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
 import type { ClusterLink } from './cluster/cluster-link';
 import type { AppState } from './http/context';
+import { consoleRoutes } from './http/console.routes';
 import { healthRoutes } from './http/health.routes';
 import { ormContext, requestLifecycle } from './http/middleware';
 import { ChatHistoryService } from './messages/chat-history.service';
@@ -166,6 +167,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   ]) {
     koa.use(router.routes());
   }
+  // Last: the web console answers GET paths no router took, outside /api and the server's own paths.
+  koa.use(consoleRoutes());
 
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;
