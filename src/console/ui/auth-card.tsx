@@ -10,10 +10,11 @@ import { clock, countdown } from '../state/format';
 import { useNow } from './hooks';
 import type { Ctx } from './shell';
 
-export function userName(ctx: Ctx, id: number | null | undefined): string {
+/** A user's name from an id; members cannot list users, so an unknown decider is "an admin". */
+export function userName(ctx: Ctx, id: number | null | undefined, unknown = `user ${id}`): string {
   if (id === null || id === undefined) return '—';
   if (id === ctx.state.me.id) return ctx.state.me.username;
-  return ctx.state.people.get(id)?.username ?? `user ${id}`;
+  return ctx.state.people.get(id)?.username ?? unknown;
 }
 
 export function AuthCard({ ctx, record, actions = true }: { ctx: Ctx; record: AuthRecord; actions?: boolean }) {
@@ -58,7 +59,7 @@ export function AuthCard({ ctx, record, actions = true }: { ctx: Ctx; record: Au
             · expires in <span class="countdown">{countdown(record.expires_at, now)}</span>
           </>
         )}
-        {record.decided_by !== null && <> · decided by {userName(ctx, record.decided_by)}</>}
+        {record.decided_by !== null && <> · decided by {userName(ctx, record.decided_by, 'an admin')}</>}
         {record.decided_at && <> at {clock(record.decided_at)}</>}
       </p>
       <ol class="timeline" aria-label="Status timeline">
