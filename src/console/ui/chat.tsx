@@ -183,7 +183,7 @@ function Composer({ onSend }: { onSend(text: string): void }) {
       <textarea
         id="message"
         rows={1}
-        placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+        placeholder="Message (Enter sends, Shift+Enter: new line)"
         value={text}
         onInput={(e) => setText(e.currentTarget.value)}
         onKeyDown={(e) => {
