@@ -120,7 +120,7 @@ warnIfNoChromium('console/access');
     const { page } = await openConsole(browser, s.url, { width: 375, height: 740 });
     await signIn(page, 'admin', 'admin123');
     await page.getByLabel('Message').waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     const send = await page.getByRole('button', { name: 'Send' }).boundingBox();
     expect(send!.x + send!.width).toBeLessThanOrEqual(375);
   });

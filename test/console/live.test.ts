@@ -116,6 +116,6 @@ class SteppedBrain implements Brain {
     expect(res.status).toBe(204);
     await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 15_000 });
     await page.getByText('Your session has expired or was revoked. Sign in again.').waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   });
 });
