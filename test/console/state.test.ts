@@ -120,11 +120,13 @@ describe('Authorizations', () => {
     expect(a.get('a1')).toMatchObject({ status: 'REJECTED', result: 'no' });
   });
 
-  it('merges a REST row with the envelopes of the same request without doubling steps', () => {
+  it.each(['REST row first', 'envelopes first'])('merges a REST row with the envelopes of the same request without doubling steps (%s)', (order) => {
     const a = new Authorizations();
-    a.fromRest({ id: 1, action_id: 'a1', target_agent_id: AGENT, target_agent_name: 'bot', command: 'restart', reason: 'r', status: 'APPROVED', requested_by: ME.id, decided_by: 2, decided_at: T, expires_at: T, created_at: T, result: null });
+    const rest = () => a.fromRest({ id: 1, action_id: 'a1', target_agent_id: AGENT, target_agent_name: 'bot', command: 'restart', reason: 'r', status: 'APPROVED', requested_by: ME.id, decided_by: 2, decided_at: T, expires_at: T, created_at: T, result: null });
+    if (order === 'REST row first') rest();
     a.request(request(11) as never);
     a.update(update(12, 'APPROVED') as never);
+    if (order === 'envelopes first') rest();
     expect(a.get('a1')!.timeline.map((s) => [s.status, s.envelope_id])).toEqual([['PENDING', 11], ['APPROVED', 12]]);
   });
 

@@ -109,11 +109,14 @@ export class Authorizations {
   }
 
   private step(r: AuthRecord, step: TimelineStep): void {
-    if (step.envelope_id !== undefined && r.timeline.some((s) => s.envelope_id === step.envelope_id)) return;
-    // A step known from REST is replaced by the envelope that announced the same status.
-    const restStep = r.timeline.findIndex((s) => s.envelope_id === undefined && s.status === step.status);
-    if (restStep >= 0 && step.envelope_id !== undefined) r.timeline.splice(restStep, 1);
-    else if (restStep >= 0) return;
+    if (step.envelope_id === undefined) {
+      // A step known from REST only fills a gap: the envelope that announced the status says more.
+      if (r.timeline.some((s) => s.status === step.status)) return;
+    } else {
+      if (r.timeline.some((s) => s.envelope_id === step.envelope_id)) return;
+      const restStep = r.timeline.findIndex((s) => s.envelope_id === undefined && s.status === step.status);
+      if (restStep >= 0) r.timeline.splice(restStep, 1);
+    }
     r.timeline.push(step);
     r.timeline.sort((a, b) => RANK[a.status] - RANK[b.status] || (a.envelope_id ?? 0) - (b.envelope_id ?? 0));
   }
