@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { closeAll, createAgent, createHuman, okAck, openWith, startTestApp, type TestApp, type TestClient, uniqueName } from '../support';
-import { ensureConsoleBuilt, HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
+import { cspViolations, ensureConsoleBuilt, HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
 
 warnIfNoChromium('console/approval-flow');
 
@@ -141,5 +141,9 @@ warnIfNoChromium('console/approval-flow');
     agent.close();
     await card.locator('.presence', { hasText: 'offline' }).waitFor();
     expect(await card.getAttribute('data-online')).toBe('false');
+  });
+
+  it('ran all of the above without a single Content-Security-Policy violation (same origin only)', () => {
+    expect(cspViolations).toEqual([]);
   });
 });

@@ -47,10 +47,16 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** Console messages about the Content-Security-Policy, from every page opened with openConsole. */
+export const cspViolations: string[] = [];
+
 /** A fresh browser context (its own sessionStorage: another person) with one page on the console. */
 export async function openConsole(browser: Browser, url: string, viewport = { width: 1200, height: 800 }): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  page.on('console', (m) => {
+    if (/Content[- ]Security[- ]Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   // confirm() before deleting or rotating: a person clicks OK.
   page.on('dialog', (d) => void d.accept());
   await page.goto(url);
