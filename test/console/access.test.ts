@@ -4,7 +4,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { closeAll, createAgent, createHuman, startTestApp, type TestApp, uniqueName } from '../support';
-import { ensureConsoleBuilt, HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
+import { HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
 
 warnIfNoChromium('console/access');
 
@@ -13,7 +13,6 @@ warnIfNoChromium('console/access');
   let s: TestApp;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
     [browser, s] = await Promise.all([launchChromium(), startTestApp()]);
   }, 60_000);
   afterAll(async () => {

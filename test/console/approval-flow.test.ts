@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { closeAll, createAgent, createHuman, okAck, openWith, startTestApp, type TestApp, type TestClient, uniqueName } from '../support';
-import { cspViolations, ensureConsoleBuilt, HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
+import { cspViolations, HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
 
 warnIfNoChromium('console/approval-flow');
 
@@ -20,7 +20,6 @@ warnIfNoChromium('console/approval-flow');
   let admin: Page;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
     [browser, s] = await Promise.all([launchChromium(), startTestApp()]);
     agentName = uniqueName('worker');
     const created = await createAgent(s.api, s.adminToken, agentName, 'runs jobs');

@@ -28,12 +28,18 @@ function newestSource(dir: string = SOURCES): number {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
+    // The README's screenshot lives beside the sources but is not built.
+    if (e.name.endsWith('.png')) continue;
     newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
   }
   return newest;
 }
 
-/** Builds the console into dist/console unless a build newer than every source (and src/shared) is there. */
+/**
+ * Builds the console into dist/console unless a build newer than every source (and src/shared) is
+ * there. Jest runs it once in its global setup (test/console/global-setup.ts), never per suite: a
+ * rebuild while another suite serves the files would pull them from under it.
+ */
 export function ensureConsoleBuilt(): void {
   const built = existsSync(INDEX) ? statSync(INDEX).mtimeMs : 0;
   if (built > Math.max(newestSource(), newestSource(join(ROOT, 'src', 'shared')))) return;

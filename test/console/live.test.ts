@@ -6,7 +6,7 @@
 import type { Browser, Page } from 'playwright-core';
 import type { Brain } from '../../src/butler/brain';
 import { closeAll, createAgent, createHuman, okAck, openWith, startTestApp, type TestApp, type TestClient, uniqueName } from '../support';
-import { ensureConsoleBuilt, HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
+import { HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
 
 warnIfNoChromium('console/live');
 
@@ -38,7 +38,6 @@ class SteppedBrain implements Brain {
   let member: { user: { id: number }; name: string; page: Page };
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
     [browser, s] = await Promise.all([launchChromium(), startTestApp({ deps: { brain } })]);
     agentName = uniqueName('relay');
     const created = await createAgent(s.api, s.adminToken, agentName);

@@ -4,12 +4,10 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import { consolePolicy, consoleRoutes } from '../../src/http/console.routes';
 import { expectError, startTestApp, type TestApp } from '../support';
-import { ensureConsoleBuilt } from './console-kit';
 
 describe('GET / and client routes: the web console (PROTOCOL §8)', () => {
   let s: TestApp;
   beforeAll(async () => {
-    ensureConsoleBuilt();
     s = await startTestApp({ login: false });
   }, 60_000);
   afterAll(() => s?.close());

@@ -39,7 +39,8 @@ export function Shell({ token, user, onSignOut }: { token: string; user: UserObj
       state,
       onRevoked: () => end(REVOKED),
       onConnect: (first) => {
-        if (first) void loadStart(state, api);
+        // A 401 here ends the session through the Api; after any other failure the next connect retries.
+        if (first || !state.butler) loadStart(state, api).catch((err: unknown) => console.warn('could not load the start data', err));
       },
     });
     return { state, api, live, end };
