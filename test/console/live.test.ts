@@ -38,7 +38,7 @@ class SteppedBrain implements Brain {
   let member: { user: { id: number }; name: string; page: Page };
 
   beforeAll(async () => {
-    [browser, s] = await Promise.all([launchChromium(), startTestApp({ deps: { brain } })]);
+    [browser, s] = await Promise.all([launchChromium(), startTestApp({ deps: { brain }, env: { MAX_PAYLOAD_BYTES: '1024' } })]);
     agentName = uniqueName('relay');
     const created = await createAgent(s.api, s.adminToken, agentName);
     agent = await openWith(s.url, 'agents', created.token);
@@ -69,6 +69,17 @@ class SteppedBrain implements Brain {
     expect(await stored.getAttribute('data-id')).toMatch(/^\d+$/);
     await streaming.waitFor({ state: 'detached' });
     expect(await page.locator('.line', { hasText: 'The first half' }).count()).toBe(1);
+  });
+
+  it('shows a refused send in place with the server\'s reason, pending never turning into sent', async () => {
+    const page = member.page;
+    const tooLong = `too long ${'x'.repeat(1100)}`;
+    await page.getByLabel('Message').fill(tooLong);
+    await page.getByLabel('Message').press('Enter');
+    const line = page.locator('.line.mine[data-state="failed"]', { hasText: 'too long' });
+    await line.getByRole('alert').filter({ hasText: /Not sent: .*(large|bytes)/i }).waitFor();
+    await line.getByRole('button', { name: 'Retry' }).waitFor();
+    expect(await line.getAttribute('data-id')).toBe('');
   });
 
   it('pages older history in when scrolled to the top, and counts unread lines of other conversations', async () => {
