@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     okAck(await agent.send({ type: 'AGENT_STATUS', payload: { status: 'idle', report: 'last backup 02:00, 1.2 GB' } }));
     await createHuman(s.api, s.adminToken, 'mia', 'MEMBER', 'mia-password');
 
-    const { page } = await openConsole(browser, s.url, { width: 1200, height: 820 });
+    const { page } = await openConsole(browser, s.url, { width: 1200, height: 1000 });
     await signIn(page, 'mia', 'mia-password');
     const { page: admin } = await openConsole(browser, s.url);
     await signIn(admin, 'admin', 'admin123');
