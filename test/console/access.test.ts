@@ -3,7 +3,7 @@
  * screens, and the administration screens, where a new or rotated agent token is shown once.
  */
 import type { Browser, Page } from 'playwright-core';
-import { closeAll, createAgent, createHuman, startTestApp, type TestApp, uniqueName } from '../support';
+import { closeAll, createAgent, createHuman, eventually, startTestApp, type TestApp, uniqueName } from '../support';
 import { HAVE_CHROMIUM, launchChromium, openConsole, signIn, warnIfNoChromium } from './console-kit';
 
 warnIfNoChromium('console/access');
@@ -38,6 +38,24 @@ warnIfNoChromium('console/access');
     }
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'Too many failed attempts' }).waitFor();
+  });
+
+  it('returns to sign-in with a message once the token has expired, at the next reconnect', async () => {
+    const short = await startTestApp({ env: { JWT_EXPIRES_IN: '2s' } });
+    try {
+      const { page } = await openConsole(browser, short.url);
+      await signIn(page, 'admin', 'admin123');
+      await page.getByLabel('Message').waitFor();
+      // The socket outlives the token; the console finds out when it next connects.
+      await eventually(async () => {
+        short.app.hub.io.of('/chat').disconnectSockets(true);
+        await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 500 });
+      }, 15_000);
+      await page.getByText('Your session has expired or was revoked. Sign in again.').waitFor();
+      await page.close();
+    } finally {
+      await short.close();
+    }
   });
 
   it('never shows a member the admin screens: no links, and a typed admin URL shows nothing of them', async () => {
