@@ -130,6 +130,32 @@ warnIfNoChromium('console/approval-flow');
     await page.locator('.line.theirs', { hasText: 'the cache is in use' }).waitFor();
   });
 
+  it('rejects from the inbox with a reason the member then reads', async () => {
+    const page = member.page;
+    await page.getByLabel('Message').fill(`ask ${agentName} to drop the staging tables`);
+    await page.getByLabel('Message').press('Enter');
+    await admin.getByRole('link', { name: /Approvals/ }).click();
+    const card = admin.locator('section[aria-labelledby="pending-title"] .auth-card', { hasText: 'drop the staging tables' });
+    await card.getByLabel(/Reason/).fill('staging is frozen this week');
+    await card.getByRole('button', { name: 'Reject' }).click();
+    const memberCard = page.locator('.auth-card', { hasText: 'drop the staging tables' });
+    await memberCard.locator('[data-testid="auth-status"]', { hasText: 'Rejected' }).waitFor();
+    await memberCard.locator('.result', { hasText: 'staging is frozen this week' }).waitFor();
+    expect(await memberCard.locator('.timeline li').evaluateAll((els) => els.map((e) => e.getAttribute('data-status')))).toEqual(['PENDING', 'REJECTED']);
+  });
+
+  it('filters the monitor by level: an agent\'s ERROR log shows alone, the Butler traffic is hidden', async () => {
+    okAck(await agent.send({ type: 'SYSTEM_LOG', payload: { level: 'ERROR', content: 'disk almost full' } }));
+    okAck(await agent.send({ type: 'SYSTEM_LOG', payload: { level: 'INFO', content: 'heartbeat ok' } }));
+    await admin.getByRole('link', { name: 'Monitor' }).click();
+    await admin.getByLabel('Agent').selectOption('');
+    await admin.locator('.feed-log', { hasText: 'heartbeat ok' }).waitFor();
+    await admin.locator('.feed-traffic').first().waitFor();
+    await admin.getByLabel('Level').selectOption('ERROR');
+    await admin.locator('.feed-log', { hasText: 'heartbeat ok' }).waitFor({ state: 'detached' });
+    expect(await admin.locator('.feed li').allTextContents()).toEqual([expect.stringContaining('disk almost full')]);
+  });
+
   it('keeps the agents list live from PRESENCE: status reports and going offline appear without a reload', async () => {
     await admin.getByRole('link', { name: 'Agents' }).click();
     const card = admin.locator(`li.agent[data-agent="${agentName}"]`);
