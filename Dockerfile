@@ -21,6 +21,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN JOBS=max npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json mikro-orm.config.ts ./
+# src/ includes the web console (src/console); `npm run build` compiles the server into dist/src and
+# has Vite build the console into dist/console, which the runtime stage copies with the rest of dist/.
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build \

@@ -28,6 +28,7 @@ import type { OrderedPacket } from './hub/ordered-delivery';
 import { MemoryPresence, type PresenceTracker } from './hub/presence';
 import type { ClusterLink } from './cluster/cluster-link';
 import type { AppState } from './http/context';
+import { consoleRoutes } from './http/console.routes';
 import { healthRoutes } from './http/health.routes';
 import { JSON_TYPES, jsonBodyError, ormContext, requireJsonBody, requestLifecycle } from './http/middleware';
 import { ChatHistoryService } from './messages/chat-history.service';
@@ -179,6 +180,8 @@ export async function createApp(givenConfig: Config, deps: AppDeps = {}): Promis
   koa.use(ormContext(orm));
   for (const router of routers) koa.use(router.routes());
   const routes = routers.flatMap((router) => router.stack.flatMap((layer) => layer.methods.map((method) => ({ method, path: String(layer.path) }))));
+  // Last: the web console answers GET paths no router took, outside /api and the server's own paths.
+  koa.use(consoleRoutes());
 
   const server = createServer(koa.callback());
   server.keepAliveTimeout = 65_000;

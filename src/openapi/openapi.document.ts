@@ -7,7 +7,7 @@ export const API_VERSION = '1.0.0';
 /**
  * The OpenAPI 3.1 document of the REST API, from the zod schemas the routes validate with (request
  * bodies and queries) and the response schemas of openapi.schemas.ts. Deterministic: it depends on no
- * configuration, so the committed docs/openapi.json can be compared with it.
+ * configuration, so the committed src/openapi/openapi.json can be compared with it.
  */
 export function buildOpenApiDocument(): ReturnType<typeof createDocument> {
   return createDocument({

@@ -71,3 +71,34 @@ export interface SystemLogPayload {
 export const DIRECTIVE_PREFIX = '[DIRECTIVE] ';
 /** An agent's answer to a directive that starts with this fails the action, with the rest as its result. */
 export const ERROR_PREFIX = '[ERROR] ';
+
+/** Every status an authorization request moves through (PROTOCOL §6). */
+export type AuthStatusName = 'PENDING' | 'APPROVED' | 'EXECUTING' | 'COMPLETED' | 'FAILED' | 'REJECTED' | 'EXPIRED';
+
+/** The payload of `AUTH_REQUEST` (PROTOCOL §3.2). */
+export interface AuthRequestPayload {
+  action_id: string;
+  target_agent_id: number;
+  target_agent_name: string;
+  command: string;
+  reason: string;
+  status: AuthStatusName;
+  requested_by: number;
+  expires_at: string;
+}
+
+/** The payload of `AUTH_STATUS_UPDATE`: user ids, not names (PROTOCOL §3.2). */
+export interface AuthStatusUpdatePayload {
+  action_id: string;
+  status: AuthStatusName;
+  decided_by: number | null;
+  decided_at: string | null;
+  result: string | null;
+}
+
+/** The payload of `BUTLER_AGENT_MESSAGE` on `/monitor`. */
+export interface ButlerAgentMessagePayload {
+  agent_id: number;
+  direction: 'TO_AGENT' | 'FROM_AGENT';
+  message: Envelope<string>;
+}

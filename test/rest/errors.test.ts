@@ -13,7 +13,7 @@ describe.each(dbKinds())('errors every route shares on %s', (kind) => {
   describe('unknown routes', () => {
     it.each([
       ['GET', '/api/nope'],
-      ['GET', '/'],
+      ['GET', '/api'],
       ['POST', '/api/ping'],
       ['PUT', '/api/users'],
       ['DELETE', '/api/messages'],
@@ -86,7 +86,7 @@ describe.each(dbKinds())('errors every route shares on %s', (kind) => {
       ['a success', 'GET', '/api/ping', 200],
       ['a 400', 'GET', '/api/messages?limit=0', 400],
       ['a 401', 'GET', '/api/users', 401],
-      ['a 404', 'GET', '/nowhere', 404],
+      ['a 404', 'GET', '/api/nowhere', 404],
     ])('is present on %s', async (_name, method, path, status) => {
       const res = await s.api.request(method, path, undefined, status === 401 ? {} : { token: s.adminToken });
       expect(res.status).toBe(status);

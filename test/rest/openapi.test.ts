@@ -49,7 +49,7 @@ describe('GET /api/openapi.json', () => {
   });
   afterAll(() => s?.close());
 
-  it('serves the document the code builds, which is the committed docs/openapi.json (run `npm run openapi` after a change)', () => {
+  it('serves the document the code builds, which is the committed src/openapi/openapi.json (run `npm run openapi` after a change)', () => {
     const built = buildOpenApiDocument();
     expect(served).toEqual(JSON.parse(JSON.stringify(built)));
     expect(readFileSync(join(ROOT, OPENAPI_FILE), 'utf8')).toBe(formatOpenApi(built));
