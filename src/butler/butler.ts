@@ -101,7 +101,9 @@ export class Butler {
 
   /** The hub's DirectiveDesk: an agent's open directives, which its every handshake delivers. */
   takeOpenDirectives(agentId: number): Promise<ChatMessage[]> {
-    return this.job(() => this.flow.takeOpenDirectives(agentId));
+    // No ORM context of its own: every look-up here forks its own, and this runs at every agent
+    // handshake (a context per handshake was garbage that 20,000 reconnecting agents left behind).
+    return this.flow.takeOpenDirectives(agentId);
   }
 
   private enqueueTurn(user: Party, message: ChatMessage): void {
