@@ -192,9 +192,19 @@ export class AuthorizationStore {
     return this.em().count(AuthRequest, { status: 'PENDING', expiresAt: { $gt: this.clock.now() } });
   }
 
-  /** An agent's oldest open action: the one its answer without `reply_to` is for. */
+  /**
+   * The action an agent's answer without `reply_to` is for: its oldest directive in its hands
+   * (EXECUTING), else its oldest stored one that waits (APPROVED), by directive id.
+   */
   async oldestOpenFor(agentId: number): Promise<AuthRequest | null> {
-    return this.em().findOne(AuthRequest, { targetAgentId: agentId, status: { $in: ['APPROVED', 'EXECUTING'] } }, { orderBy: { id: 'asc' } });
+    const rows = await this.em().find(AuthRequest, { targetAgentId: agentId, status: { $in: ['APPROVED', 'EXECUTING'] } }, { orderBy: { id: 'asc' } });
+    // A directive id is recorded just after the directive is stored: one not recorded yet sorts last.
+    const rank = (r: AuthRequest) => [r.status === 'EXECUTING' ? 0 : 1, r.directiveId ?? Number.MAX_SAFE_INTEGER, r.id];
+    rows.sort((a, b) => {
+      const [x, y] = [rank(a), rank(b)];
+      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    });
+    return rows[0] ?? null;
   }
 
   private async openForMany(agentIds: number[]): Promise<Map<number, AuthRequest[]>> {

@@ -61,7 +61,7 @@ export class Backlog {
     try {
       for (;;) {
         const page = await this.deps.messageLog.visibleAfter(user, cursor);
-        for (const m of page) socket.emit('message', toEnvelope(m));
+        for (const m of page) if (!gate.sentBefore(m.id)) socket.emit('message', toEnvelope(m));
         count += page.length;
         if (page.length) cursor = page[page.length - 1].id;
         if (page.length < REPLAY_PAGE_SIZE) break;
@@ -75,6 +75,14 @@ export class Backlog {
     this.release(socket, gate, cursor, alsoSent);
   }
 
+  /** A resync for a socket whose replay still runs: another replay, from `floor` or where that one ended. */
+  async afterRunning(socket: Socket, user: SocketIdentity, floor: number, running: ReplayGate): Promise<void> {
+    await running.whenDone();
+    if (!socket.connected) return;
+    const gate = this.deps.ordered.openGate(socket);
+    await this.replay(socket, user, Math.max(floor, running.replayedThrough), gate);
+  }
+
   private release(socket: Socket, gate: ReplayGate, lastId: number, alsoSent: number[]): void {
     gate.release(lastId, alsoSent);
     if (!gate.filtering) this.deps.ordered.closeGate(socket);
@@ -84,7 +92,9 @@ export class Backlog {
   private failed(socket: Socket, user: SocketIdentity, gate: ReplayGate, cursor: number) {
     return (err: unknown): undefined => {
       this.deps.logger.error({ err, userId: user.id }, 'replay failed; disconnecting the socket');
-      gate.release(cursor);
+      // Not released: what waited lies above what was replayed, and delivering it would move the
+      // client's last_id past the messages this replay never sent.
+      gate.abandon();
       socket.disconnect(true);
       return undefined;
     };

@@ -223,9 +223,15 @@ export class Hub implements HubPort {
     this.directory.clear(); // a deletion announced during the outage may not have reached us
     for (const nsp of [this.delivery.chat, this.delivery.agents]) {
       for (const socket of nsp.sockets.values()) {
-        const gate = this.ordered.openGate(socket);
+        const gate = this.ordered.gateOf(socket);
         const user = (socket.data as SocketData).user;
-        this.track(this.backlog.replay(socket, user, Math.max(floor, gate.replayedThrough), gate));
+        // A socket whose replay still runs gets a second one once it is over (from where it ended):
+        // two replays on one gate would send the same messages twice, out of order with live ones.
+        if (gate?.holding) this.track(this.backlog.afterRunning(socket, user, floor, gate));
+        else {
+          const opened = this.ordered.openGate(socket);
+          this.track(this.backlog.replay(socket, user, Math.max(floor, opened.replayedThrough), opened));
+        }
       }
     }
     if (this.deps.presence.reconcile) this.track(this.reconcilePresence());

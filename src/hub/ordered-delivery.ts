@@ -58,6 +58,11 @@ export class OrderedDelivery implements OrderedSink {
     return gate;
   }
 
+  /** The socket's gate, if it has one. */
+  gateOf(socket: Socket): ReplayGate | undefined {
+    return this.gates.get(socket.id);
+  }
+
   /** Drops a socket's gate (it disconnected, or its gate has nothing left to filter). */
   closeGate(socket: Socket): void {
     this.gates.delete(socket.id);

@@ -16,12 +16,42 @@ export class ReplayGate {
   private held: Held[] | undefined = [];
   /** Ids sent besides the replay (an agent's open directives below its `last_id`). */
   private sentIds?: Set<number>;
+  /** Who waits for the running replay to end (see `whenDone`). */
+  private waiting?: (() => void)[];
 
   constructor(private replayedUpTo = 0) {}
+
+  /** Whether a replay is running (live messages are held). */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
 
   /** Holds live messages again, for another replay (a resync), keeping what it filters. */
   reopen(): void {
     this.held ??= [];
+  }
+
+  /** Whether `id` was sent besides the replay (it must not be sent again by a later one). */
+  sentBefore(id: number): boolean {
+    return this.sentIds?.has(id) ?? false;
+  }
+
+  /** A replay could not finish: what waited is dropped (the socket reconnects and replays it). */
+  abandon(): void {
+    this.held = undefined;
+    this.done();
+  }
+
+  /** Resolves when the running replay has ended (released or abandoned); at once when none runs. */
+  whenDone(): Promise<void> {
+    if (!this.held) return Promise.resolve();
+    return new Promise((resolve) => (this.waiting ??= []).push(resolve));
+  }
+
+  private done(): void {
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const resolve of waiting) resolve();
   }
 
   /** The highest id a replay has sent to this socket. */
@@ -50,6 +80,7 @@ export class ReplayGate {
     const held = this.held ?? [];
     this.held = undefined;
     for (const h of held) if (this.fresh(h.id)) h.deliver();
+    this.done();
   }
 
   private fresh(id: number): boolean {

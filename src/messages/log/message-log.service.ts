@@ -212,7 +212,9 @@ export class MessageLogService {
         return r;
       });
     } catch (err) {
-      if (batch.length === 1) batch[0].reject(err);
+      // After the groups before it, like every outcome: a socket's acks keep its order.
+      const failed = batch[0];
+      if (batch.length === 1) this.settling = this.settling.then(() => failed.reject(err));
       return batch.length === 1;
     }
     this.settleWhenSeen(batch, results);
