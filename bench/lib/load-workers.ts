@@ -5,16 +5,8 @@ import { sleep } from './stats';
 
 type SliceRequest = Omit<Extract<LoadRequest, { cmd: 'slice' }>, 'cmd' | 'tag'>;
 
-/** One slice over every worker, merged. */
-export interface MergedSlice {
-  sent: number;
-  delivered: number;
-  deliveredInTime: number;
-  refused: Record<string, number>;
-  e2e: number[];
-  ack: number[];
-  timedOut: boolean;
-}
+/** One slice over every worker, merged: the workers' reports added up. */
+export type MergedSlice = Omit<SliceReport, 'type'>;
 
 /**
  * The load-generator processes of bench/throughput.ts (dist/bench/throughput-worker.js): each holds a

@@ -1,13 +1,7 @@
 import jwt from 'jsonwebtoken';
-import { closeAll, createAgent, createHuman, dbKinds, open, openWith, refusal, startTestApp, type TestApp, times, warnIfPostgresSkipped } from '../support';
+import { closeAll, createAgent, createHuman, dbKinds, open, openWith, refusal, startTestApp, type TestApp, times, unauthorizedOn, warnIfPostgresSkipped } from '../support';
 
-/** What every refusal on a namespace says: the same code and hint whatever the token was (issue 13). */
-const HINTS = {
-  agents: "/agents takes an agent's API token (auth.token or Authorization: Bearer); /chat and /monitor take a login JWT",
-  chat: "/chat takes a login JWT from POST /api/auth/login; an agent's API token connects to /agents",
-  monitor: "/monitor takes an admin's login JWT from POST /api/auth/login; an agent's API token connects to /agents",
-} as const;
-const unauthorized = (nsp: keyof typeof HINTS) => ({ message: 'unauthorized', data: { code: 'UNAUTHORIZED', hint: HINTS[nsp] } });
+const unauthorized = unauthorizedOn;
 const FORBIDDEN = { message: 'forbidden', data: { code: 'FORBIDDEN', hint: '/monitor is for admins' } };
 const SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
 

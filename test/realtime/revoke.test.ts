@@ -1,13 +1,7 @@
 import type { Envelope } from '../../src/shared/protocol';
-import { closeAll, createAgent, createHuman, dbKinds, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, warnIfPostgresSkipped, withPayload } from '../support';
+import { closeAll, createAgent, createHuman, dbKinds, okAck, open, openWith, refusal, sleep, startTestApp, type TestApp, type TestClient, warnIfPostgresSkipped, unauthorizedOn, withPayload } from '../support';
 
-/** What every refusal on a namespace says: the same code and hint whatever the token was (issue 13). */
-const HINTS = {
-  agents: "/agents takes an agent's API token (auth.token or Authorization: Bearer); /chat and /monitor take a login JWT",
-  chat: "/chat takes a login JWT from POST /api/auth/login; an agent's API token connects to /agents",
-  monitor: "/monitor takes an admin's login JWT from POST /api/auth/login; an agent's API token connects to /agents",
-} as const;
-const unauthorized = (nsp: keyof typeof HINTS) => ({ message: 'unauthorized', data: { code: 'UNAUTHORIZED', hint: HINTS[nsp] } });
+const unauthorized = unauthorizedOn;
 
 describe.each(dbKinds())('revoked credentials disconnect live sockets on %s', (kind) => {
   let s: TestApp;

@@ -1,13 +1,8 @@
+import type { SystemLogPayload } from '../../src/shared/protocol';
 import { createAgent, createHuman, dbKinds, expectError, insertLogs, ISO_MS, startTestApp, type TestApp, warnIfPostgresSkipped } from '../support';
 
-interface Entry {
-  id: number;
-  agent_id: number | null;
-  agent_name: string;
-  level: string;
-  content: string;
-  timestamp: string;
-}
+/** A system log entry as the API returns it (the server's own type). */
+type Entry = SystemLogPayload;
 const ENTRY_KEYS = ['agent_id', 'agent_name', 'content', 'id', 'level', 'timestamp'];
 const LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'SUCCESS'];
 

@@ -183,3 +183,13 @@ export function expectRefused(ack: Ack, code: string): void {
 
 /** Matches envelopes by payload (tests use unique payload strings). */
 export const withPayload = (payload: unknown) => (e: Envelope) => JSON.stringify(e.payload) === JSON.stringify(payload);
+
+/** What every refusal on a namespace says: the same code and hint whatever the token was. */
+export const REFUSAL_HINTS = {
+  agents: "/agents takes an agent's API token (auth.token or Authorization: Bearer); /chat and /monitor take a login JWT",
+  chat: "/chat takes a login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+  monitor: "/monitor takes an admin's login JWT from POST /api/auth/login; an agent's API token connects to /agents",
+} as const;
+
+/** The `connect_error` of a credential refused on `nsp`. */
+export const unauthorizedOn = (nsp: keyof typeof REFUSAL_HINTS) => ({ message: 'unauthorized', data: { code: 'UNAUTHORIZED', hint: REFUSAL_HINTS[nsp] } });
