@@ -328,6 +328,10 @@ if (!buses.includes('memory')) skipped('cluster/replicas over the in-process bus
     it('the next replica to commit delivers the stranded message first: the target gets both, in id order, so last_id never jumps over it', async () => {
       const gil = await createHuman(R1.api, admin.token, 'gil');
       const onR3 = await openWith(R3.url, 'chat', gil.token);
+      // R2 and R3 commit something first, so that neither is idle (an idle replica sweeps stranded
+      // rows every 5 s: that is the next test) during the moment this one checks nothing arrived.
+      okAck(await A2.send({ type: 'CHAT', target_id: bob.user.id, payload: 'R2 is busy' }));
+      okAck(await B.send({ type: 'CHAT', target_id: alice.user.id, payload: 'R3 is busy' }));
       const stranded = await sendWhileR1Dies({ type: 'CHAT', target_id: gil.user.id, payload: 'stranded' });
       expect(stranded.ok).toBe(false);
       await sleep(300);
