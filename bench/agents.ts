@@ -6,7 +6,7 @@
  *   node dist/bench/agents.js [--agents 20000] [--procs 4] [--addresses 4] [--sample 1000|all]
  *                             [--concurrency 50] [--db sqlite|postgres] [--target relay] [--settle 10]
  *                             [--timeout 290] [--profile DIR] [--node-flags="--max-semi-space-size=4"]
- *                             [--heap-compaction idle|off]
+ *                             [--heap-compaction idle|off] [--handshake-concurrency 32]
  *
  * Agents are seeded straight into a fresh database; the sockets live in --procs client processes
  * (dist/bench/agents-worker.js), bound round-robin to the loopback source addresses 127.0.0.2 … so
@@ -45,6 +45,8 @@ const opts = {
   nodeFlags: args.string('node-flags', '').split(/\s+/).filter(Boolean),
   /** HEAP_COMPACTION of the server (README → Configuration); `off` is the default of `npm start`, `idle` opts in. */
   heapCompaction: args.choice('heap-compaction', ['idle', 'off'] as const, 'off'),
+  /** HANDSHAKE_CONCURRENCY of the server (README → Configuration); unset: the server's default. */
+  handshakeConcurrency: args.has('handshake-concurrency') ? String(args.number('handshake-concurrency', 32)) : undefined,
 };
 const cleanups: (() => Promise<void>)[] = [];
 const t0 = performance.now();
@@ -69,7 +71,10 @@ async function startTarget(): Promise<Target> {
   }
   const db = await createBenchDb(opts.db);
   cleanups.push(() => db.drop());
-  const { env, adminPassword } = benchEnv(db.env, { HEAP_COMPACTION: opts.heapCompaction });
+  const { env, adminPassword } = benchEnv(db.env, {
+    HEAP_COMPACTION: opts.heapCompaction,
+    ...(opts.handshakeConcurrency ? { HANDSHAKE_CONCURRENCY: opts.handshakeConcurrency } : {}),
+  });
   console.log(`database: ${db.label}`);
   const agents = await seedAgents({ PATH: process.env.PATH ?? '', ...env }, opts.agents);
   log(`seeded ${agents.length} agents (users + machine_credentials rows, SHA-256 token hashes)`);

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 
 const PREFIX = 'ec_';
@@ -7,8 +8,15 @@ export function newAgentToken(): string {
   return PREFIX + randomBytes(32).toString('base64url');
 }
 
+/**
+ * Node's one-shot `crypto.hash` (20.12+, 21.7+) where there is one: no Hash stream object, whose native
+ * handle outlives young-generation collections, for each agent handshake of a reconnection burst.
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 /** Tokens are high-entropy, so one SHA-256 is enough to store them and makes lookup an index hit. */
 export function hashAgentToken(token: string): string {
+  if (oneShotHash) return oneShotHash('sha256', token, 'hex');
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 

@@ -67,6 +67,8 @@ export interface Config {
    * ~0.4–0.55 s at 20,000 sockets, and 20,000 agents fit in 350 MB without it.
    */
   readonly heapCompaction: 'idle' | 'off';
+  /** Connections in their handshake at once (the others wait their turn); 0: no limit. */
+  readonly handshakeConcurrency: number;
   /** Things worth a warning at start (development defaults in use); never contains a secret. */
   readonly warnings: readonly string[];
 }
@@ -128,6 +130,7 @@ const schema = z.object({
   BCRYPT_ROUNDS: int(10, 4, 15),
   TRUST_PROXY: bool.default(false),
   HEAP_COMPACTION: z.enum(['idle', 'off']).default('off'),
+  HANDSHAKE_CONCURRENCY: int(32, 0, 100_000),
 });
 
 const USERNAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -221,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     bcryptRounds: e.BCRYPT_ROUNDS,
     trustProxy: e.TRUST_PROXY,
     heapCompaction: e.HEAP_COMPACTION,
+    handshakeConcurrency: e.HANDSHAKE_CONCURRENCY,
     warnings,
   } satisfies Config);
 }

@@ -10,6 +10,7 @@ import { isHuman, type Role } from '../users/user.entity';
 import type { UsersService } from '../users/users.service';
 import { userView, type AgentView } from '../users/user.view';
 import { authorizationHeaderOf } from './handshake-leftovers';
+import type { HandshakeTurns } from './handshake-turns';
 
 export type NamespaceKind = 'chat' | 'agents' | 'monitor';
 
@@ -37,6 +38,8 @@ export interface HandshakeDeps {
   users: UsersService;
   agents: AgentsService;
   logger: Logger;
+  /** Whose turn it is to identify their client (a burst waits in line: handshake-turns.ts). */
+  turns: HandshakeTurns;
 }
 
 /** A `connect_error` with the protocol's message, `data.code` and, for a refused credential, `data.hint`. */
@@ -82,7 +85,8 @@ function replayAfterOf(socket: Socket): number | undefined | 'invalid' {
 /** Namespace middleware: who may connect where (PROTOCOL §3). */
 export function handshake(kind: NamespaceKind, deps: HandshakeDeps) {
   return (socket: Socket, next: (err?: Error) => void): void => {
-    identify(kind, socket, deps).then(
+    const turn = () => (clientGone(socket) ? Promise.reject(new HandshakeError('gone', 'UNAVAILABLE')) : identify(kind, socket, deps));
+    deps.turns.take(turn).then(
       (data) => {
         socket.data = data;
         next();
@@ -94,6 +98,11 @@ export function handshake(kind: NamespaceKind, deps: HandshakeDeps) {
       },
     );
   };
+}
+
+/** The client closed its connection while its handshake waited for a turn: nobody to identify. */
+function clientGone(socket: Socket): boolean {
+  return socket.conn.readyState === 'closing' || socket.conn.readyState === 'closed';
 }
 
 async function identify(kind: NamespaceKind, socket: Socket, deps: HandshakeDeps): Promise<SocketData> {

@@ -17,7 +17,7 @@ import { systemLogHandlers } from '../messages/system-log.handlers';
 import type { LogAuthor, SystemLogEntry, SystemLogService } from '../messages/system-log.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
-import type { Metrics } from '../shared/metrics';
+import { gaugeHandshakesWaiting, type Metrics } from '../shared/metrics';
 import type { HubPort } from '../shared/ports';
 import type { Envelope } from '../shared/protocol';
 import type { UsersService } from '../users/users.service';
@@ -26,6 +26,7 @@ import { ADMINS_ROOM, Delivery, userRoom } from './delivery';
 import { Departures } from './departures';
 import { Directory } from './directory';
 import { EngineIoInternals, engineTuningForcedOff } from './engine-io.internals';
+import { HandshakeTurns } from './handshake-turns';
 import { dropAuthPayload, dropHandshakeRequests } from './handshake-leftovers';
 import { LocalAdapter } from './local-adapter';
 import { handshake, type NamespaceKind, type SocketData, type SocketIdentity } from './handshake';
@@ -132,7 +133,10 @@ export class Hub implements HubPort {
     // A user deleted on another replica: drop the cached lookup here too, so a CHAT to them is NOT_FOUND.
     this.io.on(FORGET_USER as never, (id: number) => this.directory.forget(id));
 
-    const hs = { orm: deps.orm, jwt: deps.jwt, users: deps.users, agents: deps.agents, logger: this.log };
+    // One queue for the three namespaces: a burst of agents and of browsers share the turns.
+    const turns = new HandshakeTurns(config.handshakeConcurrency);
+    gaugeHandshakesWaiting(deps.metrics, () => turns.waiting);
+    const hs = { orm: deps.orm, jwt: deps.jwt, users: deps.users, agents: deps.agents, logger: this.log, turns };
     for (const kind of ['chat', 'agents', 'monitor'] as NamespaceKind[]) {
       const nsp = this.io.of(`/${kind}`);
       nsp.use(handshake(kind, hs));

@@ -85,3 +85,15 @@ export function gaugePendingAuthorizations(metrics: Metrics, count: () => Promis
     },
   });
 }
+
+/** `echocenter_handshakes_waiting`: handshakes waiting for their turn on this replica (HANDSHAKE_CONCURRENCY). */
+export function gaugeHandshakesWaiting(metrics: Metrics, count: () => number): void {
+  new Gauge({
+    name: 'echocenter_handshakes_waiting',
+    help: 'Socket handshakes waiting for their turn to be identified on this replica (HANDSHAKE_CONCURRENCY)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(count());
+    },
+  });
+}

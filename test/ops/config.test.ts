@@ -118,9 +118,16 @@ describe('loadConfig outside production', () => {
       shutdownTimeoutMs: 10_000,
       logLevel: 'info',
       heapCompaction: 'off',
+      handshakeConcurrency: 32,
     });
     expect(c.redis).toBeUndefined();
     expect(c.butler.baseUrl).toBeUndefined();
+  });
+
+  it('takes HANDSHAKE_CONCURRENCY as a whole number, 0 for no limit, and refuses anything else by name', () => {
+    expect(loadConfig({ HANDSHAKE_CONCURRENCY: '0' }).handshakeConcurrency).toBe(0);
+    expect(loadConfig({ HANDSHAKE_CONCURRENCY: '200' }).handshakeConcurrency).toBe(200);
+    for (const bad of ['-1', '2.5', 'many']) expect(() => loadConfig({ HANDSHAKE_CONCURRENCY: bad })).toThrow(/HANDSHAKE_CONCURRENCY/);
   });
 
   it('makes a per-process JWT secret as a fallback, names the file that keeps one, and warns without printing it', () => {
