@@ -46,7 +46,7 @@ const opts = {
   /** HEAP_COMPACTION of the server (README → Configuration); `off` is the default of `npm start`, `idle` opts in. */
   heapCompaction: args.choice('heap-compaction', ['idle', 'off'] as const, 'off'),
   /** HANDSHAKE_CONCURRENCY of the server (README → Configuration); unset: the server's default. */
-  handshakeConcurrency: args.has('handshake-concurrency') ? String(args.number('handshake-concurrency', 32)) : undefined,
+  handshakeConcurrency: wholeNumber(args.string('handshake-concurrency', '')),
 };
 const cleanups: (() => Promise<void>)[] = [];
 const t0 = performance.now();
@@ -251,6 +251,13 @@ async function main(): Promise<void> {
   console.log(`  delivery:      p50 ${ms(lat.p50)}, p99 ${ms(lat.p99)}, max ${ms(lat.max)} (admin send to agent receipt, across processes)`);
   console.log(`machine after the run: ${describeLoad()}`);
   clearTimeout(watchdog);
+}
+
+/** A whole number given as text (0 included), or undefined when not given; exits on anything else. */
+function wholeNumber(text: string): string | undefined {
+  if (text === '') return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`--handshake-concurrency needs a whole number, got ${text}`);
+  return text;
 }
 
 function shuffle<T>(items: T[]): T[] {

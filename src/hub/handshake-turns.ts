@@ -5,9 +5,9 @@
  * Why: memory. A handshake that waits for the database keeps its temporaries alive across V8's
  * young-generation collections, so they die in the old generation, between the objects of the sockets
  * that stay, and the old generation keeps those holes in RSS after a burst of reconnecting agents.
- * With 200 agents identifying at once, 20,000 agents left 39–86 MB of holes; taking turns 32 at a
- * time leaves 30–37 MB (README → Benchmarks). The price is how fast a burst gets in: 820–900 instead of
- * 1,100–1,400 handshakes a second on the development machine. `limit` 0 lets everyone in at once.
+ * With 200 agents identifying at once, 20,000 agents left 39–70 MB of holes; taking turns 32 at a
+ * time leaves 25–39 MB (README → Deploying). The price is how fast a burst gets in: 820–990 instead of
+ * 1,220–1,400 handshakes a second on the development machine. `limit` 0 lets everyone in at once.
  *
  * A client that has gone while it waited is skipped: its turn goes to the next one.
  */
