@@ -1,11 +1,10 @@
 import * as crypto from 'node:crypto';
-import { createHash, randomBytes } from 'node:crypto';
 
 const PREFIX = 'ec_';
 
 /** A new API token: `ec_` and 32 random bytes in base64url (256 bits of entropy). */
 export function newAgentToken(): string {
-  return PREFIX + randomBytes(32).toString('base64url');
+  return PREFIX + crypto.randomBytes(32).toString('base64url');
 }
 
 /**
@@ -17,7 +16,7 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
 /** Tokens are high-entropy, so one SHA-256 is enough to store them and makes lookup an index hit. */
 export function hashAgentToken(token: string): string {
   if (oneShotHash) return oneShotHash('sha256', token, 'hex');
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return crypto.createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 /** The few characters that identify a token in lists, e.g. `ec_4f…9a`. */

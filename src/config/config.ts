@@ -67,7 +67,7 @@ export interface Config {
    * ~0.4–0.55 s at 20,000 sockets, and 20,000 agents fit in 350 MB without it.
    */
   readonly heapCompaction: 'idle' | 'off';
-  /** Connections in their handshake at once (the others wait their turn); 0: no limit. */
+  /** Handshakes identified at once (HANDSHAKE_CONCURRENCY; the others wait their turn); 0: no limit. */
   readonly handshakeConcurrency: number;
   /** Things worth a warning at start (development defaults in use); never contains a secret. */
   readonly warnings: readonly string[];
