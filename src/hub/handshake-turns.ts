@@ -9,7 +9,9 @@
  * time leaves 25–39 MB (README → Deploying). The price is how fast a burst gets in: 820–990 instead of
  * 1,220–1,400 handshakes a second on the development machine. `limit` 0 lets everyone in at once.
  *
- * A client that has gone while it waited is skipped: its turn goes to the next one.
+ * A turn passes on when its work settles, or after `holdMs` if it has not (a database call that
+ * hangs must not stop every namespace's handshakes for good: the next ones go ahead, the hung one
+ * finishes whenever it does). A client that has gone while it waited is skipped by the caller.
  */
 export class HandshakeTurns {
   private running = 0;
@@ -17,22 +19,33 @@ export class HandshakeTurns {
   private line: (() => void)[] = [];
   private head = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly holdMs = 10_000,
+  ) {}
 
   /** Handshakes waiting for their turn. */
   get waiting(): number {
     return this.line.length - this.head;
   }
 
-  /** Runs `work` once it is this handshake's turn; the turn passes on when `work` settles. */
+  /** Runs `work` once it is this handshake's turn; the turn passes on when `work` settles (or after `holdMs`). */
   async take<T>(work: () => Promise<T>): Promise<T> {
     if (this.limit <= 0) return work();
     if (this.running < this.limit) this.running++;
     else await new Promise<void>((resolve) => this.line.push(resolve));
+    let passed = false;
+    const passOn = () => {
+      if (passed) return;
+      passed = true;
+      clearTimeout(timer);
+      this.passOn();
+    };
+    const timer = setTimeout(passOn, this.holdMs);
     try {
       return await work();
     } finally {
-      this.passOn();
+      passOn();
     }
   }
 
@@ -45,6 +58,10 @@ export class HandshakeTurns {
     this.line[this.head++] = undefined as never;
     if (this.head === this.line.length) {
       this.line = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.line.length) {
+      // A line that never empties (a long storm) drops what has been served.
+      this.line = this.line.slice(this.head);
       this.head = 0;
     }
     next(); // the turn goes on: `running` stays

@@ -90,7 +90,7 @@ export function gaugePendingAuthorizations(metrics: Metrics, count: () => Promis
 export function gaugeHandshakesWaiting(metrics: Metrics, count: () => number): void {
   new Gauge({
     name: 'echocenter_handshakes_waiting',
-    help: 'Socket handshakes waiting for their turn to be identified on this replica (HANDSHAKE_CONCURRENCY)',
+    help: 'Socket handshakes waiting for their turn to be identified on this replica (HANDSHAKE_CONCURRENCY); a client that left counts until its turn skips it',
     registers: [metrics.registry],
     collect() {
       this.set(count());

@@ -45,6 +45,7 @@ describe('handshake turns (HANDSHAKE_CONCURRENCY)', () => {
     const logins = gatedLogins(s);
     const connecting = bots.map((b) => openWith(s.url, 'agents', b.token));
     await eventually(() => logins.held === 2);
+    await eventually(async () => (await waitingGauge(s)) === 3);
     await sleep(300);
     // Two in their turn, three waiting: no third look-up has started.
     expect(logins.spy).toHaveBeenCalledTimes(2);
@@ -62,8 +63,7 @@ describe('handshake turns (HANDSHAKE_CONCURRENCY)', () => {
   it('passes a refused or failed handshake\'s turn on: the next one still gets in', async () => {
     const agents = s.app.services.agents;
     const real = agents.login.bind(agents);
-    let calls = 0;
-    jest.spyOn(agents, 'login').mockImplementation((token) => (++calls === 1 ? Promise.reject(new Error('database gone')) : real(token)));
+    jest.spyOn(agents, 'login').mockImplementation((token) => (token === bots[0].token ? Promise.reject(new Error('database gone')) : real(token)));
     const [failed, refusedA, refusedB, ok] = await Promise.all([
       refusal(s.url, 'agents', { auth: { token: bots[0].token } }),
       refusal(s.url, 'agents', { auth: { token: 'ec_not-a-token' } }),
@@ -84,8 +84,10 @@ describe('handshake turns (HANDSHAKE_CONCURRENCY)', () => {
     // A third waits behind them, then leaves.
     const quitter = io(`${s.url}/agents`, { auth: { token: bots[2].token }, transports: ['websocket'], reconnection: false, forceNew: true });
     await eventually(async () => (await waitingGauge(s)) === 1);
+    const engine = s.app.hub.io.engine;
+    const before = engine.clientsCount;
     quitter.disconnect();
-    await sleep(200);
+    await eventually(() => engine.clientsCount === before - 1);
     logins.release();
     logins.release();
     expect((await Promise.all([first, second])).every((c) => c.socket.connected)).toBe(true);
@@ -167,6 +169,30 @@ describe('HandshakeTurns', () => {
     expect(more).toEqual([0, 1]);
     for (const w of again) w.resolve();
     await Promise.all(done);
+  });
+
+  it('passes a turn on after holdMs when its work hangs, and only once when the work settles later', async () => {
+    const turns = new HandshakeTurns(1, 50);
+    const hung = deferred();
+    const order: string[] = [];
+    const first = turns.take(async () => (order.push('hung'), await hung.promise));
+    const second = turns.take(async () => void order.push('second'));
+    await sleep(10);
+    expect(order).toEqual(['hung']);
+    await second; // after ~50 ms, without the first having settled
+    expect(order).toEqual(['hung', 'second']);
+    hung.resolve();
+    await first;
+    // One turn, not two: a third and a fourth still go one at a time.
+    const gate = deferred();
+    const started: number[] = [];
+    const third = turns.take(async () => (started.push(3), await gate.promise));
+    const fourth = turns.take(async () => void started.push(4));
+    await sleep(10);
+    expect(started).toEqual([3]);
+    gate.resolve();
+    await Promise.all([third, fourth]);
+    expect(started).toEqual([3, 4]);
   });
 
   it('with limit 0, runs everything at once', async () => {
