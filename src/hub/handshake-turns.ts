@@ -6,7 +6,7 @@
  * young-generation collections, so they die in the old generation, between the objects of the sockets
  * that stay, and the old generation keeps those holes in RSS after a burst of reconnecting agents.
  * With 200 agents identifying at once, 20,000 agents left 39–70 MB of holes; taking turns 32 at a
- * time leaves 25–39 MB (README → Deploying). The price is how fast a burst gets in: 820–990 instead of
+ * time leaves 25–50 MB (README → Deploying). The price is how fast a burst gets in: 820–990 instead of
  * 1,220–1,400 handshakes a second on the development machine. `limit` 0 lets everyone in at once.
  *
  * A turn passes on when its work settles, or after `holdMs` if it has not (a database call that
