@@ -199,11 +199,9 @@ export class AuthorizationStore {
   async oldestOpenFor(agentId: number): Promise<AuthRequest | null> {
     const rows = await this.em().find(AuthRequest, { targetAgentId: agentId, status: { $in: ['APPROVED', 'EXECUTING'] } }, { orderBy: { id: 'asc' } });
     // A directive id is recorded just after the directive is stored: one not recorded yet sorts last.
-    const rank = (r: AuthRequest) => [r.status === 'EXECUTING' ? 0 : 1, r.directiveId ?? Number.MAX_SAFE_INTEGER, r.id];
-    rows.sort((a, b) => {
-      const [x, y] = [rank(a), rank(b)];
-      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
-    });
+    const inHands = (r: AuthRequest) => (r.status === 'EXECUTING' ? 0 : 1);
+    const directive = (r: AuthRequest) => r.directiveId ?? Number.MAX_SAFE_INTEGER;
+    rows.sort((a, b) => inHands(a) - inHands(b) || directive(a) - directive(b) || a.id - b.id);
     return rows[0] ?? null;
   }
 

@@ -75,12 +75,19 @@ export class Backlog {
     this.release(socket, gate, cursor, alsoSent);
   }
 
-  /** A resync for a socket whose replay still runs: another replay, from `floor` or where that one ended. */
-  async afterRunning(socket: Socket, user: SocketIdentity, floor: number, running: ReplayGate): Promise<void> {
-    await running.whenDone();
-    if (!socket.connected) return;
+  /**
+   * A resync after an outage: every visible message above `floor` (minus what the socket had), through
+   * its gate. A socket whose replay still runs gets this one once that is over, from where it ended:
+   * two replays on one gate would send the same messages twice, out of order with live ones.
+   */
+  async resync(socket: Socket, user: SocketIdentity, floor: number): Promise<void> {
+    const running = this.deps.ordered.gateOf(socket);
+    if (running?.holding) {
+      await running.whenDone();
+      if (!socket.connected) return;
+    }
     const gate = this.deps.ordered.openGate(socket);
-    await this.replay(socket, user, Math.max(floor, running.replayedThrough), gate);
+    await this.replay(socket, user, Math.max(floor, running?.replayedThrough ?? 0, gate.replayedThrough), gate);
   }
 
   private release(socket: Socket, gate: ReplayGate, lastId: number, alsoSent: number[]): void {

@@ -226,17 +226,7 @@ export class Hub implements HubPort {
   resync(floor: number): void {
     this.directory.clear(); // a deletion announced during the outage may not have reached us
     for (const nsp of [this.delivery.chat, this.delivery.agents]) {
-      for (const socket of nsp.sockets.values()) {
-        const gate = this.ordered.gateOf(socket);
-        const user = (socket.data as SocketData).user;
-        // A socket whose replay still runs gets a second one once it is over (from where it ended):
-        // two replays on one gate would send the same messages twice, out of order with live ones.
-        if (gate?.holding) this.track(this.backlog.afterRunning(socket, user, floor, gate));
-        else {
-          const opened = this.ordered.openGate(socket);
-          this.track(this.backlog.replay(socket, user, Math.max(floor, opened.replayedThrough), opened));
-        }
-      }
+      for (const socket of nsp.sockets.values()) this.track(this.backlog.resync(socket, (socket.data as SocketData).user, floor));
     }
     if (this.deps.presence.reconcile) this.track(this.reconcilePresence());
   }
