@@ -104,6 +104,32 @@ describe('handshake turns (HANDSHAKE_CONCURRENCY)', () => {
   });
 });
 
+describe('a look-up that hangs (HANDSHAKE_CONCURRENCY=1)', () => {
+  let s: TestApp;
+  afterEach(() => {
+    jest.restoreAllMocks();
+    closeAll();
+  });
+  afterAll(() => s?.close());
+
+  it('gives its turn up after 10 s: the next handshake, a person on /chat, still gets in', async () => {
+    s = await startTestApp({ env: { HANDSHAKE_CONCURRENCY: '1' } });
+    const bot = await createAgent(s.api, s.adminToken, 'hung-bot');
+    const logins = gatedLogins(s); // never released: a database call that does not answer
+    void openWith(s.url, 'agents', bot.token).catch(() => undefined);
+    await eventually(() => logins.held === 1);
+    const started = Date.now();
+    const admin = openWith(s.url, 'chat', s.adminToken);
+    await sleep(2_000);
+    expect(await waitingGauge(s)).toBe(1); // still waiting behind the hung one
+    const chat = await admin;
+    expect(chat.socket.connected).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+    expect(await waitingGauge(s)).toBe(0);
+    logins.release();
+  }, 20_000);
+});
+
 describe('handshake turns off (HANDSHAKE_CONCURRENCY=0)', () => {
   let s: TestApp;
   afterEach(() => {

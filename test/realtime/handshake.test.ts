@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { closeAll, createAgent, createHuman, dbKinds, open, openWith, refusal, startTestApp, type TestApp, times, unauthorizedOn, warnIfPostgresSkipped } from '../support';
 
@@ -27,6 +28,13 @@ describe.each(dbKinds())('Socket.IO handshake on %s', (kind) => {
         openWith(s.url, 'monitor', s.adminToken),
       ]);
       for (const c of clients) expect(c.socket.connected).toBe(true);
+    });
+
+    it('stores an API token as the plain SHA-256 hex of the token, as every earlier version did, and accepts it', async () => {
+      const fresh = await createAgent(s.api, s.adminToken, 'hs-hash-agent');
+      const row = await s.app.orm.em.fork().getConnection().execute<{ token_hash: string }[]>('select token_hash from machine_credentials where user_id = ?', [fresh.agent.id]);
+      expect(row[0].token_hash).toBe(createHash('sha256').update(fresh.token, 'utf8').digest('hex'));
+      expect((await openWith(s.url, 'agents', fresh.token)).socket.connected).toBe(true);
     });
 
     it('accepts an API token in auth.token on /agents', async () => {
